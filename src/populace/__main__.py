@@ -1,0 +1,3 @@
+from populace.cli import main
+
+main()

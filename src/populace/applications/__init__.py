@@ -1,0 +1,1 @@
+"""Worker applications, their client secrets and their role assignments."""

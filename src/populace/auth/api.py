@@ -1,0 +1,189 @@
+"""HTTP: the authorization server of each environment (``/{envID}/as/...``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from populace.applications import store as application_store
+from populace.auth.tokens import issue_token
+from populace.environments import store as environment_store
+from populace.errors import OAuthError, not_found
+from populace.openapi import ApiRouter
+from populace.web import JSONResponse, base_url, read_body, services
+
+router = ApiRouter("Authorization server")
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_BAD_CLIENT = "Client authentication failed."
+
+
+class TokenRequest(msgspec.Struct):
+    grant_type: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str = ""
+
+
+class Jwks(msgspec.Struct):
+    keys: list[dict[str, Any]]
+
+
+class OpenIdConfiguration(msgspec.Struct):
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    id_token_signing_alg_values_supported: list[str]
+    response_types_supported: list[str]
+    subject_types_supported: list[str]
+
+
+def issuer(request: Request, environment_id: str) -> str:
+    return f"{base_url(request)}/{environment_id}/as"
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+    try:
+        client_id, sep, secret = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthError(401, "invalid_client", _BAD_CLIENT) from None
+    if not sep:
+        raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+    # RFC 6749 2.3.1: the client id and secret are form-encoded before Basic encoding.
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise OAuthError(
+            400, "invalid_request", "The token request must be application/x-www-form-urlencoded."
+        )
+    try:
+        text = (await read_body(request, limit=64 * 1024)).decode()
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(400, "invalid_request", "The token request body is malformed.") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise OAuthError(400, "invalid_request", f"The parameter '{key}' is repeated.")
+        form[key] = value
+    return form
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    basic = _basic_credentials(request)
+    posted = form.get("client_id"), form.get("client_secret")
+    if basic is not None and posted[1] is not None:
+        raise OAuthError(
+            400, "invalid_request", "Use one client authentication method, not several."
+        )
+    if basic is not None:
+        return basic
+    if posted[0] and posted[1] is not None:
+        return posted[0], posted[1]
+    raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+
+
+@router.route(
+    "POST",
+    "/{envID}/as/token",
+    summary="Issue an access token (client_credentials)",
+    request=TokenRequest,
+    response=TokenResponse,
+    authenticated=False,
+    form=True,
+)
+async def token(request: Request) -> Response:
+    environment_id = request.path_params["envID"]
+    form = await _form(request)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise OAuthError(400, "invalid_request", "The parameter 'grant_type' is required.")
+    if grant_type != "client_credentials":
+        raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type '{grant_type}'.")
+    client_id, secret = _client_credentials(request, form)
+    svc = services(request)
+    async with svc.db.read() as conn:
+        app = await application_store.get(conn, environment_id, client_id)
+    # The same answer whether the client is unknown, disabled or the secret is wrong.
+    if app is None or not app.enabled or not svc.box.matches(app.client_secret, secret):
+        raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+    if "CLIENT_CREDENTIALS" not in app.grant_types:
+        raise OAuthError(400, "unauthorized_client", "The client may not use this grant type.")
+    lifetime = svc.config.token_lifetime_seconds
+    access_token = issue_token(
+        svc.keys,
+        client_id=client_id,
+        environment_id=environment_id,
+        organization_id=svc.organization_id,
+        issuer=issuer(request, environment_id),
+        audience=base_url(request),
+        lifetime_seconds=lifetime,
+    )
+    return JSONResponse(TokenResponse(access_token, "Bearer", lifetime), headers=_NO_STORE)
+
+
+async def _known_environment(request: Request) -> str:
+    environment_id = request.path_params["envID"]
+    svc = services(request)
+    async with svc.db.read() as conn:
+        if not await environment_store.exists(conn, environment_id, svc.organization_id):
+            raise not_found()
+    return environment_id
+
+
+@router.route(
+    "GET", "/{envID}/as/jwks", summary="The signing keys", response=Jwks, authenticated=False
+)
+async def jwks(request: Request) -> Response:
+    await _known_environment(request)
+    return JSONResponse(services(request).keys.jwks())
+
+
+@router.route(
+    "GET",
+    "/{envID}/as/.well-known/openid-configuration",
+    summary="OpenID Connect discovery",
+    response=OpenIdConfiguration,
+    authenticated=False,
+)
+async def openid_configuration(request: Request) -> Response:
+    environment_id = await _known_environment(request)
+    iss = issuer(request, environment_id)
+    return JSONResponse(
+        OpenIdConfiguration(
+            issuer=iss,
+            token_endpoint=f"{iss}/token",
+            jwks_uri=f"{iss}/jwks",
+            grant_types_supported=["client_credentials"],
+            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+            id_token_signing_alg_values_supported=["RS256"],
+            response_types_supported=["token"],
+            subject_types_supported=["public"],
+        )
+    )

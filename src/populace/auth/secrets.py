@@ -1,0 +1,58 @@
+"""Client secrets and signing keys at rest: encrypted with the deployment key, never plaintext.
+
+PingOne lets an authorized admin read a Worker app's secret back, so a one-way hash cannot
+serve (see decisions.md). The deployment key comes from ``POPULACE_SECRET_KEY`` or, when that is
+not set, is generated once and kept in the database so every process of a deployment shares it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets as _random
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from populace.storage.schema import settings
+
+_SETTING = "secret_key"
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            raise RuntimeError(
+                "a stored secret does not decrypt with this deployment's key "
+                "(was POPULACE_SECRET_KEY changed?)"
+            ) from None
+
+    def matches(self, sealed: str, candidate: str) -> bool:
+        """Constant-time comparison of a presented secret with a stored one."""
+        return hmac.compare_digest(self.open(sealed).encode(), candidate.encode())
+
+
+def new_client_secret() -> str:
+    # PingOne's secrets are 64 URL-safe characters.
+    return _random.token_urlsafe(48)
+
+
+async def load_secret_box(conn: AsyncConnection) -> SecretBox:
+    """The deployment's key: from the environment, or from the database (created once)."""
+    configured = os.environ.get("POPULACE_SECRET_KEY")
+    if configured:
+        return SecretBox(configured.encode())
+    stored = await conn.scalar(select(settings.c.value).where(settings.c.key == _SETTING))
+    if stored is None:
+        stored = Fernet.generate_key().decode()
+        await conn.execute(insert(settings).values(key=_SETTING, value=stored))
+    return SecretBox(stored.encode())

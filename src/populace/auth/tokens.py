@@ -1,0 +1,100 @@
+"""Access tokens: RS256 JWTs shaped like PingOne's client_credentials tokens."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from populace.auth.keys import KeyRing
+from populace.errors import unauthorized
+
+# Clock skew tolerated between the processes of a deployment.
+LEEWAY_SECONDS = 5
+_CACHE_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    client_id: str
+    environment_id: str
+    organization_id: str
+    expires_at: int
+
+
+def issue_token(
+    keys: KeyRing,
+    *,
+    client_id: str,
+    environment_id: str,
+    organization_id: str,
+    issuer: str,
+    audience: str,
+    lifetime_seconds: int,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "client_id": client_id,
+        "iss": issuer,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+        "aud": [audience],
+        "scope": "",
+        "env": environment_id,
+        "org": organization_id,
+    }
+    key = keys.current
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; a verified token is remembered until it expires.
+
+    RS256 verification costs tens of microseconds, more than the rest of a cached read: the
+    cache holds only tokens whose signature checked out, keyed by the whole token string, and an
+    entry is never used past its ``exp``.
+    """
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._keys = keys
+        self._verified: dict[str, Claims] = {}
+
+    def verify(self, token: str) -> Claims:
+        claims = self._verified.get(token)
+        if claims is not None and claims.expires_at > time.time():
+            return claims
+        claims = self._verify_signature(token)
+        if len(self._verified) >= _CACHE_LIMIT:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify_signature(self, token: str) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise unauthorized("The access token is malformed.") from None
+        key = self._keys.get(str(header.get("kid", "")))
+        if header.get("alg") != "RS256" or key is None:
+            raise unauthorized("The access token is not signed by this deployment.")
+        try:
+            payload = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=["RS256"],
+                leeway=LEEWAY_SECONDS,
+                options={
+                    "require": ["exp", "iat", "client_id", "env", "org"],
+                    "verify_aud": False,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The access token has expired.") from None
+        except jwt.PyJWTError:
+            raise unauthorized("The access token is invalid.") from None
+        if not all(isinstance(payload[k], str) for k in ("client_id", "env", "org")):
+            raise unauthorized("The access token is invalid.")
+        if payload["iat"] > time.time() + LEEWAY_SECONDS:
+            raise unauthorized("The access token was issued in the future.")
+        return Claims(payload["client_id"], payload["env"], payload["org"], int(payload["exp"]))

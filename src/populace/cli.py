@@ -1,0 +1,112 @@
+"""The ``populace`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+import uvicorn
+from rich.console import Console
+
+from populace.app import start
+from populace.bootstrap import AdminCredentials
+from populace.config import Config
+from populace.storage.database import Database
+from populace.storage.migrate import deployment_lock, upgrade
+
+console = Console(stderr=True)
+
+database_option = click.option(
+    "--database",
+    envvar="POPULACE_DATABASE_URL",
+    default=None,
+    help="SQLite file path or sqlite:/// URL (default ./populace.db), or postgresql://...",
+)
+
+
+@click.group()
+@click.version_option(package_name="populace")
+def main() -> None:
+    """populace: a self-hosted, PingOne-compatible identity directory."""
+
+
+async def _prepare(config: Config) -> AdminCredentials:
+    services, admin = await start(config)
+    await services.db.dispose()
+    return admin
+
+
+def _print_credentials(host: str, port: int, admin: AdminCredentials, *, show_secret: bool) -> None:
+    """Plain ``name  value`` lines: whole values, easy to copy, whatever the terminal width."""
+    origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    secret = (
+        admin.client_secret
+        if show_secret
+        else "(not shown: `populace credentials` prints it, or GET "
+        "{{apiPath}}/v1/environments/{{envID}}/applications/{{clientId}}/secret)"
+    )
+    rows = [
+        ("apiPath", origin, "management API: {{apiPath}}/v1/..."),
+        ("authPath", origin, "token endpoint: {{authPath}}/{{envID}}/as/token"),
+        ("envID", admin.environment_id, "the Administrators environment"),
+        ("clientId", admin.client_id, "Worker app holding Organization Admin"),
+        ("clientSecret", secret, ""),
+    ]
+    click.echo("Paste into Postman (or any PingOne client):")
+    for name, value, note in rows:
+        click.echo(f"  {name:<13} {value}" + (f"    # {note}" if note else ""))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@database_option
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="warning", show_default=True)
+def serve(host: str, port: int, database: str | None, workers: int, log_level: str) -> None:
+    """Start the API (migrates and bootstraps an empty database first)."""
+    config = Config.from_environment(database)
+    admin = asyncio.run(_prepare(config))
+    # Worker processes read their configuration from the environment.
+    os.environ["POPULACE_DATABASE_URL"] = config.database_url
+    show_secret = admin.created or config.admin_client_secret is not None
+    _print_credentials(host, port, admin, show_secret=show_secret)
+    console.print(f"populace is serving on http://{host}:{port} (Ctrl-C stops it)")
+    uvicorn.run(
+        "populace.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@database_option
+def migrate(database: str | None) -> None:
+    """Bring the database schema to the newest version."""
+
+    async def run() -> None:
+        db = Database(Config.from_environment(database).database_url)
+        async with deployment_lock(db):
+            await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(run())
+    console.print("schema is up to date")
+
+
+@main.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def credentials(database: str | None, host: str, port: int) -> None:
+    """Print the bootstrap Worker application's credentials, secret included."""
+    admin = asyncio.run(_prepare(Config.from_environment(database)))
+    _print_credentials(host, port, admin, show_secret=True)

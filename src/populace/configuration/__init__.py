@@ -1,0 +1,1 @@
+"""An environment's configuration objects that populations point at: password policies, themes."""

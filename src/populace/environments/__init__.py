@@ -1,0 +1,1 @@
+"""Environments: the tenant boundary. Everything else lives inside one."""

@@ -1,0 +1,1 @@
+"""Populations: the groups every user of an environment belongs to."""

@@ -1,0 +1,48 @@
+"""Schema migrations (Alembic), applied at start and by ``populace migrate``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from populace.storage.database import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works: it names the lock all processes of one deployment take before they
+# migrate or bootstrap, so two servers starting at once on PostgreSQL do it one at a time.
+_DEPLOYMENT_LOCK = 0x706F70756C616365  # "populace"
+
+
+def alembic_config(connection: Any = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@asynccontextmanager
+async def deployment_lock(db: Database) -> AsyncIterator[None]:
+    """Serialize start-up work across processes (SQLite: the write lock does it already)."""
+    if db.is_sqlite:
+        yield
+        return
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _DEPLOYMENT_LOCK})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _DEPLOYMENT_LOCK})
+            await conn.commit()
+
+
+async def upgrade(db: Database) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    async with db.write() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))

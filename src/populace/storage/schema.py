@@ -1,0 +1,203 @@
+"""Tables, as SQLAlchemy Core metadata.
+
+Every object that lives in an environment has the composite primary key
+``(environment_id, id)``: a lookup by id alone cannot be written by accident, and foreign keys
+between objects of one environment (a population's theme, a user's population) can only point
+inside that environment. Times are epoch milliseconds (``BIGINT``): identical on SQLite and
+PostgreSQL, cheap to compare for keyset paging, and formatted to ISO-8601 at the edge.
+
+The schema itself is created by the Alembic migrations in ``migrations/versions``; this module
+is what the code queries with, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+
+def folded_text(length: int) -> String:
+    """A casefolded lookup key. On PostgreSQL it is compared byte-wise (collation "C"), as on
+    SQLite, so prefix ranges (``name sw``) and uniqueness mean the same on both."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key", Text, nullable=False),  # PEM, encrypted with the deployment key
+    Column("created_at", BigInteger, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+licenses = Table(
+    "licenses",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("organization_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("package", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("organization_id", ID, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("name_key", folded_text(256), nullable=False),
+    Column("description", Text),
+    Column("type", String(16), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("license_id", ID, ForeignKey("licenses.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("organization_id", "name_key"),
+    Index(None, "organization_id", "created_at", "id"),
+)
+
+
+def _environment_fk() -> ForeignKey:
+    return ForeignKey("environments.id", ondelete="CASCADE")
+
+
+password_policies = Table(
+    "password_policies",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("is_default", Boolean, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+themes = Table(
+    "themes",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("template", String(64), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("configuration", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+populations = Table(
+    "populations",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False),
+    # casefolded name: uniqueness and the case-insensitive eq/sw filters use this column
+    Column("name_key", folded_text(1024), nullable=False),
+    Column("description", Text),
+    Column("is_default", Boolean, nullable=False),
+    Column("password_policy_id", ID),
+    Column("theme_id", ID),
+    Column("preferred_language", String(35)),
+    Column("alternative_identifiers", JSON),
+    # kept in the same transaction as every user insert, move and delete: O(1) reads
+    Column("user_count", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("environment_id", "name_key"),
+    ForeignKeyConstraint(
+        ["environment_id", "password_policy_id"],
+        ["password_policies.environment_id", "password_policies.id"],
+    ),
+    ForeignKeyConstraint(["environment_id", "theme_id"], ["themes.environment_id", "themes.id"]),
+    Index(None, "environment_id", "created_at", "id"),
+    # The database itself allows at most one default population per environment.
+    Index(
+        "uq_populations_one_default",
+        "environment_id",
+        unique=True,
+        sqlite_where=text("is_default"),
+        postgresql_where=text("is_default"),
+    ),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("enabled", Boolean, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("protocol", String(32), nullable=False),
+    Column("grant_types", JSON, nullable=False),
+    Column("token_endpoint_auth_method", String(32), nullable=False),
+    Column("client_secret", Text, nullable=False),  # encrypted with the deployment key
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "environment_id", "created_at", "id"),
+)
+
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("environment_id", ID, primary_key=True),  # the application's environment
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, nullable=False),
+    Column("role_id", ID, nullable=False),
+    Column("scope_type", String(16), nullable=False),
+    Column("scope_id", ID, nullable=False),
+    # environment the scope lies in (ENVIRONMENT and POPULATION scopes): deleting that
+    # environment removes the assignment with it
+    Column("scope_environment_id", ID, ForeignKey("environments.id", ondelete="CASCADE")),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["environment_id", "application_id"],
+        ["applications.environment_id", "applications.id"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("environment_id", "application_id", "role_id", "scope_type", "scope_id"),
+    Index(None, "scope_environment_id", "scope_id"),
+)

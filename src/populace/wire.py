@@ -1,0 +1,118 @@
+"""Wire format shared by every resource: ids, timestamps, JSON bodies and HAL links.
+
+Request and response shapes are msgspec Structs; the same Structs feed the OpenAPI document
+(:mod:`populace.openapi`), so the documented shape is the shape the handlers use.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+
+from populace.errors import ApiError, invalid_data, invalid_request
+
+T = TypeVar("T")
+
+UNSET = msgspec.UNSET
+UnsetType = msgspec.UnsetType
+
+
+class Ref(msgspec.Struct):
+    """``{"id": "..."}``, PingOne's way to point at another object."""
+
+    id: str
+
+
+class Link(msgspec.Struct):
+    href: str
+
+
+Links = dict[str, Link]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2022-02-07T22:17:16.241Z``."""
+    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID_RE.match(value))
+
+
+def link(href: str) -> Link:
+    return Link(href=href)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+# msgspec reports the failing field as a JSON path: "... - at `$.passwordPolicy.id`".
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _target_from_path(path: str) -> str | None:
+    """``$.alternativeIdentifiers[2]`` becomes ``alternativeIdentifiers``: PingOne's targets
+    name fields, not array slots."""
+    cleaned = re.sub(r"\[\d+\]", "", path).lstrip(".")
+    return cleaned or None
+
+
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
+def decode_body(body: bytes, struct: type[T]) -> T:
+    """Decode and type-check a JSON request body into ``struct``.
+
+    Unknown and read-only fields are not in the request structs, so msgspec skips them: they
+    are ignored, never applied. Type errors name the field in the detail's ``target``.
+    """
+    if not body.strip():
+        raise invalid_request("The request body is empty; a JSON object is required.")
+    decoder = _decoders.get(struct)
+    if decoder is None:
+        decoder = _decoders[struct] = msgspec.json.Decoder(struct)
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise invalid_request(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise invalid_request("The request body is nested too deeply.") from None
+
+
+def _validation_error(text: str) -> ApiError:
+    match = _PATH_RE.search(text)
+    target = _target_from_path(match.group("path")) if match else None
+    message = _PATH_RE.sub("", text)
+    missing = re.match(r"Object missing required field `(?P<field>[^`]+)`", message)
+    if missing:
+        field = missing.group("field")
+        target = f"{target}.{field}" if target else field
+        return invalid_data("REQUIRED_VALUE", target, f"'{target}' is required.")
+    if target is None and message.startswith("Expected `object`"):
+        return invalid_request("The request body must be a JSON object.")
+    return invalid_data("INVALID_VALUE", target, f"Invalid value for '{target}': {message}.")
