@@ -31,6 +31,7 @@ from populace.openapi import ApiRouter, build_document
 from populace.populations.api import router as populations_router
 from populace.storage.database import Database
 from populace.storage.migrate import deployment_lock, upgrade
+from populace.users.api import router as users_router
 from populace.web import JSONResponse, Services
 
 log = logging.getLogger("populace")
@@ -41,6 +42,7 @@ ROUTERS: list[ApiRouter] = [
     configuration_router,
     populations_router,
     applications_router,
+    users_router,
 ]
 
 

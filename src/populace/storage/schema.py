@@ -201,3 +201,32 @@ role_assignments = Table(
     UniqueConstraint("environment_id", "application_id", "role_id", "scope_type", "scope_id"),
     Index(None, "scope_environment_id", "scope_id"),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("population_id", ID, nullable=False),
+    Column("username", String(128), nullable=False),
+    # casefolded copies: case-insensitive uniqueness and eq/sw filters, served by indexes
+    Column("username_key", folded_text(512), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("email_key", folded_text(1024), nullable=False),
+    Column("name_given", String(256)),
+    Column("name_given_key", folded_text(1024)),
+    Column("name_family", String(256)),
+    Column("name_family_key", folded_text(1024)),
+    Column("name_middle", String(256)),
+    Column("name_formatted", String(512)),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["environment_id", "population_id"], ["populations.environment_id", "populations.id"]
+    ),
+    UniqueConstraint("environment_id", "username_key"),
+    Index(None, "environment_id", "created_at", "id"),
+    Index(None, "environment_id", "population_id", "created_at", "id"),
+    Index(None, "environment_id", "email_key"),
+)

@@ -1,0 +1,1 @@
+"""Users: members of exactly one population of their environment."""

@@ -1,0 +1,101 @@
+"""User rows, and the population ``user_count`` kept in the same transaction as every change.
+
+Counts are adjusted with ``UPDATE ... SET user_count = user_count + n``: atomic on both
+databases, so concurrent creates, moves and deletes from several processes keep them exact,
+and reading a population never counts users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from populace.storage.schema import populations, users
+
+u = users.c
+
+
+def keyed(values: dict[str, Any]) -> dict[str, Any]:
+    """Add the casefolded lookup columns to a user's values."""
+
+    def fold(value: str | None) -> str | None:
+        return None if value is None else value.casefold()
+
+    return {
+        **values,
+        "username_key": values["username"].casefold(),
+        "email_key": values["email"].casefold(),
+        "name_given_key": fold(values.get("name_given")),
+        "name_family_key": fold(values.get("name_family")),
+    }
+
+
+async def get(
+    conn: AsyncConnection, environment_id: str, user_id: str, *, for_update: bool = False
+) -> Row[Any] | None:
+    query = select(users).where(u.environment_id == environment_id, u.id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def usernames_taken(
+    conn: AsyncConnection, environment_id: str, keys: Iterable[str], except_id: str | None = None
+) -> set[str]:
+    query = select(u.username_key).where(
+        u.environment_id == environment_id, u.username_key.in_(list(keys))
+    )
+    if except_id is not None:
+        query = query.where(u.id != except_id)
+    return set((await conn.scalars(query)).all())
+
+
+async def add_to_count(
+    conn: AsyncConnection, environment_id: str, population_id: str, delta: int
+) -> bool:
+    """Adjust a population's user count; False when the population does not exist (any more)."""
+    result = await conn.execute(
+        update(populations)
+        .where(populations.c.environment_id == environment_id, populations.c.id == population_id)
+        .values(user_count=populations.c.user_count + delta)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def insert_users(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(insert(users), [keyed(row) for row in rows])
+
+
+async def update_user(
+    conn: AsyncConnection, environment_id: str, user_id: str, values: dict[str, Any]
+) -> None:
+    await conn.execute(
+        update(users)
+        .where(u.environment_id == environment_id, u.id == user_id)
+        .values(keyed(values))
+    )
+
+
+async def set_population(
+    conn: AsyncConnection, environment_id: str, user_id: str, population_id: str, at: int
+) -> None:
+    await conn.execute(
+        update(users)
+        .where(u.environment_id == environment_id, u.id == user_id)
+        .values(population_id=population_id, updated_at=at)
+    )
+
+
+async def delete_user(conn: AsyncConnection, environment_id: str, user_id: str) -> None:
+    await conn.execute(delete(users).where(u.environment_id == environment_id, u.id == user_id))
+
+
+async def default_population_id(conn: AsyncConnection, environment_id: str) -> str | None:
+    return await conn.scalar(
+        select(populations.c.id).where(
+            populations.c.environment_id == environment_id, populations.c.is_default
+        )
+    )

@@ -1,0 +1,134 @@
+"""Helpers for tests that talk to populace as a client would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def fetch_token(
+    client: httpx.AsyncClient, environment_id: str, client_id: str, secret: str
+) -> str:
+    response = await client.post(
+        f"/{environment_id}/as/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    code: str,
+    detail: str | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """Check PingOne's envelope: {id, code, message, details[]}."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["id"], str) and isinstance(body["message"], str), body
+    if detail is not None:
+        details = body.get("details") or []
+        assert any(d["code"] == detail for d in details), body
+        if target is not None:
+            assert any(d["code"] == detail and d.get("target") == target for d in details), body
+    return body
+
+
+@dataclass
+class Actor:
+    """A Worker application and a client that carries its token."""
+
+    client: httpx.AsyncClient
+    application_id: str
+    environment_id: str
+    secret: str
+    token: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A real ``populace serve`` process on 127.0.0.1, for tests that need processes."""
+
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
+        self.log_path = log_dir / f"serve-{self.port}.log"
+        environment = {**os.environ, **self.env}
+        command = [
+            sys.executable, "-m", "populace", "serve",
+            "--port", str(self.port),
+            "--database", self.database_url,
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=environment
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"populace serve exited: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"populace serve did not start in {timeout}s: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if sig is None:
+            self.process.terminate()
+        else:
+            self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
