@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+from pathlib import Path
 
 import click
 import uvicorn
 from rich.console import Console
+from rich.progress import Progress
 
 from populace.app import start
 from populace.bootstrap import AdminCredentials
@@ -110,3 +113,54 @@ def credentials(database: str | None, host: str, port: int) -> None:
     """Print the bootstrap Worker application's credentials, secret included."""
     admin = asyncio.run(_prepare(Config.from_environment(database)))
     _print_credentials(host, port, admin, show_secret=True)
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Bulk-load data into an environment."""
+
+
+@import_group.command(name="users")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--environment", "-e", "environment_id", required=True, help="Environment ID.")
+@click.option(
+    "--population",
+    "-p",
+    "population_id",
+    default=None,
+    help="Population for rows without population.id (default: the default population).",
+)
+@database_option
+def import_users_command(
+    file: Path, environment_id: str, population_id: str | None, database: str | None
+) -> None:
+    """Load users from FILE: CSV (.csv, with a header row) or JSON lines (one user per line,
+    shaped like the POST /users body). Rejected rows are listed with their line numbers; the
+    command exits 1 when any row was rejected."""
+    from populace.users.importer import CSV_COLUMNS, import_users
+
+    total = sum(1 for _ in file.open("rb"))
+
+    async def run() -> None:
+        db = Database(Config.from_environment(database).database_url)
+        try:
+            async with deployment_lock(db):
+                await upgrade(db)
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"importing {file.name}", total=total)
+                report = await import_users(
+                    db, environment_id, file, population_id,
+                    progress=lambda n: progress.advance(task, n),
+                )  # fmt: skip
+        finally:
+            await db.dispose()
+        for rejected in report.rejected:
+            click.echo(f"{file}:{rejected.line}: rejected: {rejected.reason}", err=True)
+        click.echo(f"imported {report.imported} users, rejected {len(report.rejected)} rows")
+        if report.rejected:
+            sys.exit(1)
+
+    try:
+        asyncio.run(run())
+    except ValueError as error:
+        raise click.ClickException(f"{error} (CSV columns: {', '.join(CSV_COLUMNS)})") from None

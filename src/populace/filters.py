@@ -182,7 +182,7 @@ def boolean_field(column: ColumnElement[bool]) -> dict[str, FieldCompiler]:
     def equals(_op: str, value: str | bool) -> ColumnElement[bool]:
         if not isinstance(value, bool):
             raise FilterError("this attribute compares with true or false")
-        return column == value  # type: ignore[return-value]
+        return column == value
 
     return {"eq": equals}
 

@@ -33,7 +33,7 @@ async def delete_application(
             applications.c.environment_id == environment_id, applications.c.id == application_id
         )
     )
-    return result.rowcount > 0  # type: ignore[attr-defined]
+    return result.rowcount > 0
 
 
 def assignments_of(environment_id: str, application_id: str) -> Any:
@@ -66,7 +66,7 @@ async def delete_assignment(
             role_assignments.c.id == assignment_id,
         )
     )
-    return result.rowcount > 0  # type: ignore[attr-defined]
+    return result.rowcount > 0
 
 
 async def population_environment(

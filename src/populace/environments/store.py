@@ -161,7 +161,7 @@ async def delete_environment(
             environments.c.organization_id == organization_id, environments.c.id == environment_id
         )
     )
-    return result.rowcount > 0  # type: ignore[attr-defined]
+    return result.rowcount > 0
 
 
 async def lock(conn: AsyncConnection, environment_id: str) -> None:

@@ -43,7 +43,7 @@ ID = String(36)
 def folded_text(length: int) -> String:
     """A casefolded lookup key. On PostgreSQL it is compared byte-wise (collation "C"), as on
     SQLite, so prefix ranges (``name sw``) and uniqueness mean the same on both."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 settings = Table(

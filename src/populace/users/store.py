@@ -62,7 +62,7 @@ async def add_to_count(
         .where(populations.c.environment_id == environment_id, populations.c.id == population_id)
         .values(user_count=populations.c.user_count + delta)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
 async def insert_users(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
