@@ -20,6 +20,7 @@ from populace import __version__
 from populace.applications.api import router as applications_router
 from populace.auth.api import router as auth_router
 from populace.auth.keys import load_key_ring
+from populace.auth.limits import RateLimitMiddleware, rate_limiter
 from populace.auth.secrets import load_secret_box
 from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
@@ -55,7 +56,9 @@ async def start(config: Config) -> tuple[Services, AdminCredentials]:
             box = await load_secret_box(conn)
             keys = await load_key_ring(conn, box)
             admin = await bootstrap(conn, config, box)
-    return Services(config, db, box, keys, TokenVerifier(keys), admin.organization_id), admin
+    limiter = rate_limiter(config.rate_limit, config.redis_url, db)
+    verifier = TokenVerifier(keys)
+    return Services(config, db, box, keys, verifier, admin.organization_id, limiter), admin
 
 
 class CorrelationId:
@@ -84,6 +87,28 @@ class CorrelationId:
             await self.app(scope, receive, send_with_id)
         except Exception:
             log.debug("unexpected error already answered with 500", exc_info=True)
+
+
+class RateLimited:
+    """Applies the deployment's rate limit, if one is configured, once services are started."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._limited: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._limited is None:
+            services: Services = self.app.state.services
+            limiter = services.limiter
+            self._limited = (
+                self.app
+                if limiter is None
+                else RateLimitMiddleware(self.app, limiter, services.verifier)
+            )
+        await self._limited(scope, receive, send)
 
 
 def _error_response(error: ApiError) -> Response:
@@ -172,7 +197,7 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
     app.state.openapi = build_document(ROUTERS, __version__)
     if services is not None:
         app.state.services = services
-    return CorrelationId(app)
+    return CorrelationId(RateLimited(app))
 
 
 def create_app() -> ASGIApp:

@@ -83,7 +83,7 @@ def serve(host: str, port: int, database: str | None, workers: int, log_level: s
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="populace.server:HttpProtocol",
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=10,

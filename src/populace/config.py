@@ -16,6 +16,9 @@ class Config:
     admin_environment_id: str | None = None
     admin_client_id: str | None = None
     admin_client_secret: str | None = None
+    # Requests per second per client; 0 turns the limit off.
+    rate_limit: int = 0
+    redis_url: str | None = None
 
     @classmethod
     def from_environment(cls, database_url: str | None = None) -> Config:
@@ -26,4 +29,6 @@ class Config:
             admin_environment_id=env.get("POPULACE_ADMIN_ENVIRONMENT_ID") or None,
             admin_client_id=env.get("POPULACE_ADMIN_CLIENT_ID") or None,
             admin_client_secret=env.get("POPULACE_ADMIN_CLIENT_SECRET") or None,
+            rate_limit=int(env.get("POPULACE_RATE_LIMIT", "0")),
+            redis_url=env.get("POPULACE_REDIS_URL") or None,
         )

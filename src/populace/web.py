@@ -13,6 +13,7 @@ from populace.wire import Link, decode_body, encode
 
 if TYPE_CHECKING:
     from populace.auth.keys import KeyRing
+    from populace.auth.limits import RateLimiter
     from populace.auth.secrets import SecretBox
     from populace.auth.tokens import TokenVerifier
     from populace.config import Config
@@ -33,6 +34,7 @@ class Services:
     keys: KeyRing
     verifier: TokenVerifier
     organization_id: str
+    limiter: RateLimiter | None = None
 
 
 def services(request: Request) -> Services:

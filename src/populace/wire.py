@@ -91,6 +91,11 @@ def decode_body(body: bytes, struct: type[T]) -> T:
     """
     if not body.strip():
         raise invalid_request("The request body is empty; a JSON object is required.")
+    try:
+        # msgspec passes invalid UTF-8 inside strings through; the database would not.
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_request("The request body is not valid UTF-8.") from None
     decoder = _decoders.get(struct)
     if decoder is None:
         decoder = _decoders[struct] = msgspec.json.Decoder(struct)

@@ -128,6 +128,8 @@ async def token(request: Request) -> Response:
         raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type '{grant_type}'.")
     client_id, secret = _client_credentials(request, form)
     svc = services(request)
+    if svc.limiter is not None:
+        await svc.limiter.check(client_id)
     async with svc.db.read() as conn:
         app = await application_store.get(conn, environment_id, client_id)
     # The same answer whether the client is unknown, disabled or the secret is wrong.

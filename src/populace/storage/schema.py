@@ -230,3 +230,12 @@ users = Table(
     Index(None, "environment_id", "population_id", "created_at", "id"),
     Index(None, "environment_id", "email_key"),
 )
+
+# Fixed one-second windows of requests per client, for the rate limit when no Redis is given.
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("window", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)

@@ -1,0 +1,63 @@
+"""uvicorn's httptools protocol, with PingOne's envelope for requests the parser refuses.
+
+uvicorn answers a request it cannot parse with a plain-text 400 before the application sees it.
+This subclass bounds the request line and the headers itself and answers such requests (and
+any other unparseable ones) in PingOne's error envelope: 414 for a URL over 16 KiB, 431 for
+headers over 16 KiB, 400 otherwise.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from populace.errors import ApiError, invalid_request
+from populace.wire import encode
+
+MAX_URL_BYTES = 16 * 1024
+MAX_HEADER_BYTES = 16 * 1024
+
+_REASONS = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+
+
+class _Refused(Exception):
+    pass
+
+
+class HttpProtocol(HttpToolsProtocol):
+    _refusal: ApiError | None = None
+    _header_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._refusal = None
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refuse(414, f"The request URL exceeds {MAX_URL_BYTES} bytes.")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(431, f"The request headers exceed {MAX_HEADER_BYTES} bytes.")
+        super().on_header(name, value)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._refusal = invalid_request(message, status=status)
+        raise _Refused(message)
+
+    def send_400_response(self, msg: str) -> None:
+        error = self._refusal or invalid_request("The HTTP request is malformed.")
+        body = encode(error.to_json())
+        head = [
+            b"HTTP/1.1 %d %s\r\n" % (error.status, _REASONS.get(error.status, b"Bad Request")),
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"correlation-id: %s\r\n" % str(uuid.uuid4()).encode(),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
