@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.applications import store as application_store
 from populace.auth.roles import ORGANIZATION_ADMIN, ScopeType
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.config import Config
 from populace.environments import store as environment_store
+from populace.storage.database import Connection
 from populace.storage.schema import (
     applications,
     licenses,
@@ -48,7 +48,7 @@ def _fixed_id(value: str | None, variable: str) -> str:
     return value.lower()
 
 
-async def _create(conn: AsyncConnection, config: Config, box: SecretBox) -> tuple[str, str, str]:
+async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str, str, str]:
     at = now_ms()
     organization_id, license_id = new_id(), new_id()
     environment_id = _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID")
@@ -117,7 +117,7 @@ async def _create(conn: AsyncConnection, config: Config, box: SecretBox) -> tupl
     return organization_id, environment_id, client_id
 
 
-async def bootstrap(conn: AsyncConnection, config: Config, box: SecretBox) -> AdminCredentials:
+async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
     organization_id = await conn.scalar(select(organizations.c.id))
     created = organization_id is None
     if created:

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 import msgspec
 from sqlalchemy import ColumnElement, Row, Select, and_, or_
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from populace.errors import invalid_data
+from populace.storage.database import Connection
 from populace.wire import Link
 
 
@@ -74,7 +74,7 @@ class Page:
 
 
 async def fetch_page(
-    conn: AsyncConnection,
+    conn: Connection,
     query: Select[Any],
     created_at: ColumnElement[int],
     row_id: ColumnElement[str],

@@ -53,8 +53,13 @@ def no_content() -> Response:
 
 
 def base_url(request: Request) -> str:
-    """``scheme://host[:port]`` as the client addressed us: links point back the same way."""
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """``scheme://host[:port]`` as the client addressed us: links point back the same way.
+    Computed once per request (a response has several links)."""
+    scope = request.scope
+    base: str | None = scope.get("populace.base_url")
+    if base is None:
+        base = scope["populace.base_url"] = f"{request.url.scheme}://{request.url.netloc}"
+    return base
 
 
 def api_url(request: Request, path: str) -> Link:

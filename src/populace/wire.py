@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -45,8 +44,8 @@ def now_ms() -> int:
 
 def iso_ms(epoch_ms: int) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2022-02-07T22:17:16.241Z``."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 _UUID_RE = re.compile(

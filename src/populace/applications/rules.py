@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.applications import store
 from populace.auth.roles import ROLES, Actor, Permission, Role, ScopeType
@@ -17,11 +16,12 @@ from populace.auth.secrets import SecretBox, new_client_secret
 from populace.environments import store as environment_store
 from populace.environments.rules import authorize, clean_name
 from populace.errors import forbidden, invalid_data, not_found
+from populace.storage.database import Connection
 from populace.wire import new_id, now_ms
 
 
 async def create_application(
-    conn: AsyncConnection, actor: Actor, box: SecretBox, environment_id: str, values: dict[str, Any]
+    conn: Connection, actor: Actor, box: SecretBox, environment_id: str, values: dict[str, Any]
 ) -> str:
     await authorize(conn, actor, Permission.APPLICATION_CREATE, environment_id)
     application_id, at = new_id(), now_ms()
@@ -41,7 +41,7 @@ async def create_application(
 
 
 async def delete_application(
-    conn: AsyncConnection, actor: Actor, environment_id: str, application_id: str
+    conn: Connection, actor: Actor, environment_id: str, application_id: str
 ) -> None:
     await authorize(conn, actor, Permission.APPLICATION_DELETE, environment_id)
     if not await store.delete_application(conn, environment_id, application_id):
@@ -49,7 +49,7 @@ async def delete_application(
 
 
 async def _scope_environment(
-    conn: AsyncConnection, actor: Actor, scope_type: ScopeType, scope_id: str
+    conn: Connection, actor: Actor, scope_type: ScopeType, scope_id: str
 ) -> str | None:
     """The environment a scope lies in (None for the organization); 400 if it names nothing."""
     if scope_type is ScopeType.ORGANIZATION:
@@ -75,7 +75,7 @@ def _grantable(
 
 
 async def assign_role(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     environment_id: str,
     application_id: str,
@@ -125,7 +125,7 @@ async def assign_role(
 
 
 async def remove_role(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     environment_id: str,
     application_id: str,

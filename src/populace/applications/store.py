@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from populace.storage.database import Connection
 from populace.storage.schema import applications, environments, populations, role_assignments
 
 
-async def get(conn: AsyncConnection, environment_id: str, application_id: str) -> Row[Any] | None:
+async def get(conn: Connection, environment_id: str, application_id: str) -> Row[Any] | None:
     return (
         await conn.execute(
             select(applications).where(
@@ -21,13 +21,11 @@ async def get(conn: AsyncConnection, environment_id: str, application_id: str) -
     ).first()
 
 
-async def insert_application(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_application(conn: Connection, values: dict[str, Any]) -> None:
     await conn.execute(insert(applications).values(values))
 
 
-async def delete_application(
-    conn: AsyncConnection, environment_id: str, application_id: str
-) -> bool:
+async def delete_application(conn: Connection, environment_id: str, application_id: str) -> bool:
     result = await conn.execute(
         delete(applications).where(
             applications.c.environment_id == environment_id, applications.c.id == application_id
@@ -44,7 +42,7 @@ def assignments_of(environment_id: str, application_id: str) -> Any:
 
 
 async def get_assignment(
-    conn: AsyncConnection, environment_id: str, application_id: str, assignment_id: str
+    conn: Connection, environment_id: str, application_id: str, assignment_id: str
 ) -> Row[Any] | None:
     query = assignments_of(environment_id, application_id).where(
         role_assignments.c.id == assignment_id
@@ -52,12 +50,12 @@ async def get_assignment(
     return (await conn.execute(query)).first()
 
 
-async def insert_assignment(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_assignment(conn: Connection, values: dict[str, Any]) -> None:
     await conn.execute(insert(role_assignments).values(values))
 
 
 async def delete_assignment(
-    conn: AsyncConnection, environment_id: str, application_id: str, assignment_id: str
+    conn: Connection, environment_id: str, application_id: str, assignment_id: str
 ) -> bool:
     result = await conn.execute(
         delete(role_assignments).where(
@@ -70,7 +68,7 @@ async def delete_assignment(
 
 
 async def population_environment(
-    conn: AsyncConnection, organization_id: str, population_id: str
+    conn: Connection, organization_id: str, population_id: str
 ) -> str | None:
     """The environment holding a population, searched within one organization's environments
     (a role assignment's scope names a population by id only)."""
@@ -82,7 +80,7 @@ async def population_environment(
 
 
 async def delete_population_assignments(
-    conn: AsyncConnection, environment_id: str, population_id: str
+    conn: Connection, environment_id: str, population_id: str
 ) -> None:
     """Grants scoped to a population go with it."""
     await conn.execute(

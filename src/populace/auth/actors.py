@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import and_, bindparam, select
 from starlette.requests import Request
 
 from populace.auth.roles import ROLES, Actor, Grant, ScopeType
 from populace.auth.tokens import Claims
 from populace.errors import unauthorized
+from populace.storage.database import Connection
+from populace.storage.prepared import Prepared
 from populace.storage.schema import applications, role_assignments
 from populace.web import services
 
@@ -22,31 +23,36 @@ def bearer_claims(request: Request) -> Claims:
     return services(request).verifier.verify(token.strip())
 
 
-async def load_actor(conn: AsyncConnection, claims: Claims) -> Actor:
+_ACTOR_GRANTS = Prepared(
+    select(
+        applications.c.enabled,
+        role_assignments.c.role_id,
+        role_assignments.c.scope_type,
+        role_assignments.c.scope_id,
+        role_assignments.c.scope_environment_id,
+    )
+    .select_from(
+        applications.outerjoin(
+            role_assignments,
+            and_(
+                role_assignments.c.environment_id == applications.c.environment_id,
+                role_assignments.c.application_id == applications.c.id,
+            ),
+        )
+    )
+    .where(
+        applications.c.environment_id == bindparam("environment_id"),
+        applications.c.id == bindparam("application_id"),
+    )
+)
+
+
+async def load_actor(conn: Connection, claims: Claims) -> Actor:
     """The token's application and grants, read fresh: a deleted or disabled application, or a
     removed role, takes effect on the next request in every process."""
-    apps, grants = applications, role_assignments
-    rows = (
-        await conn.execute(
-            select(
-                apps.c.enabled,
-                grants.c.role_id,
-                grants.c.scope_type,
-                grants.c.scope_id,
-                grants.c.scope_environment_id,
-            )
-            .select_from(
-                apps.outerjoin(
-                    grants,
-                    and_(
-                        grants.c.environment_id == apps.c.environment_id,
-                        grants.c.application_id == apps.c.id,
-                    ),
-                )
-            )
-            .where(apps.c.environment_id == claims.environment_id, apps.c.id == claims.client_id)
-        )
-    ).all()
+    rows = await _ACTOR_GRANTS.all(
+        conn, environment_id=claims.environment_id, application_id=claims.client_id
+    )
     if not rows or not rows[0].enabled:
         raise unauthorized("The application of the access token no longer exists or is disabled.")
     return Actor(
@@ -66,5 +72,5 @@ async def load_actor(conn: AsyncConnection, claims: Claims) -> Actor:
     )
 
 
-async def current_actor(request: Request, conn: AsyncConnection) -> Actor:
+async def current_actor(request: Request, conn: Connection) -> Actor:
     return await load_actor(conn, bearer_claims(request))

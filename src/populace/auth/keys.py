@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.auth.secrets import SecretBox
+from populace.storage.database import Connection
 from populace.storage.schema import signing_keys
 from populace.wire import new_id, now_ms
 
@@ -55,7 +55,7 @@ def _load(kid: str, pem: str) -> SigningKey:
     return SigningKey(kid, private, private.public_key())
 
 
-async def load_key_ring(conn: AsyncConnection, box: SecretBox) -> KeyRing:
+async def load_key_ring(conn: Connection, box: SecretBox) -> KeyRing:
     """Load the keys, generating the first one on a new deployment."""
     rows = (
         await conn.execute(
@@ -76,4 +76,4 @@ async def load_key_ring(conn: AsyncConnection, box: SecretBox) -> KeyRing:
             insert(signing_keys).values(kid=kid, private_key=box.seal(pem), created_at=now_ms())
         )
         return KeyRing([SigningKey(kid, private, private.public_key())])
-    return KeyRing([_load(kid, box.open(sealed)) for kid, sealed in rows])
+    return KeyRing([_load(row.kid, box.open(row.private_key)) for row in rows])

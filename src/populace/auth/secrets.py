@@ -13,8 +13,8 @@ import secrets as _random
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from populace.storage.database import Connection
 from populace.storage.schema import settings
 
 _SETTING = "secret_key"
@@ -46,7 +46,7 @@ def new_client_secret() -> str:
     return _random.token_urlsafe(48)
 
 
-async def load_secret_box(conn: AsyncConnection) -> SecretBox:
+async def load_secret_box(conn: Connection) -> SecretBox:
     """The deployment's key: from the environment, or from the database (created once)."""
     configured = os.environ.get("POPULACE_SECRET_KEY")
     if configured:

@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.auth.roles import (
     ENVIRONMENT_ADMIN,
@@ -17,6 +16,7 @@ from populace.auth.roles import (
 )
 from populace.environments import store
 from populace.errors import ApiError, forbidden, invalid_data, not_found
+from populace.storage.database import Connection
 from populace.storage.schema import role_assignments
 from populace.wire import new_id, now_ms
 
@@ -25,7 +25,7 @@ Region = Literal["NA", "EU", "AP", "CA", "AU", "SG"]
 
 
 async def authorize(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     permission: Permission,
     environment_id: str,
@@ -47,7 +47,7 @@ async def authorize(
 
 
 async def authorize_population_scope(
-    conn: AsyncConnection, actor: Actor, permission: Permission, environment_id: str
+    conn: Connection, actor: Actor, permission: Permission, environment_id: str
 ) -> set[str] | None:
     """Like :func:`authorize` for a whole collection: None when the actor may act on every
     population of the environment, else the populations its population-scoped grants name."""
@@ -86,7 +86,7 @@ def duplicate_name() -> ApiError:
 
 
 async def _check_environment(
-    conn: AsyncConnection, actor: Actor, values: dict[str, Any], except_id: str | None = None
+    conn: Connection, actor: Actor, values: dict[str, Any], except_id: str | None = None
 ) -> dict[str, Any]:
     values["name"] = clean_name(values["name"])
     if not await store.license_exists(conn, actor.organization_id, values["license_id"]):
@@ -96,7 +96,7 @@ async def _check_environment(
     return values
 
 
-async def create_environment(conn: AsyncConnection, actor: Actor, values: dict[str, Any]) -> str:
+async def create_environment(conn: Connection, actor: Actor, values: dict[str, Any]) -> str:
     """Create an environment with its default population, password policy and theme.
 
     The creating application becomes its Environment Admin and Identity Data Admin, as PingOne
@@ -138,7 +138,7 @@ async def create_environment(conn: AsyncConnection, actor: Actor, values: dict[s
 
 
 async def update_environment(
-    conn: AsyncConnection, actor: Actor, environment_id: str, values: dict[str, Any]
+    conn: Connection, actor: Actor, environment_id: str, values: dict[str, Any]
 ) -> None:
     await authorize(conn, actor, Permission.ENVIRONMENT_UPDATE, environment_id)
     values = await _check_environment(conn, actor, values, except_id=environment_id)
@@ -150,7 +150,7 @@ async def update_environment(
         raise duplicate_name() from None
 
 
-async def delete_environment(conn: AsyncConnection, actor: Actor, environment_id: str) -> None:
+async def delete_environment(conn: Connection, actor: Actor, environment_id: str) -> None:
     await authorize(conn, actor, Permission.ENVIRONMENT_DELETE, environment_id)
     if environment_id == actor.environment_id:
         raise invalid_data(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
+from populace.storage.database import Connection
+from populace.storage.prepared import Prepared
 from populace.storage.schema import environments, licenses, password_policies, populations, themes
 from populace.wire import new_id
 
@@ -51,17 +52,22 @@ def name_key(name: str) -> str:
     return name.casefold()
 
 
-async def exists(conn: AsyncConnection, environment_id: str, organization_id: str) -> bool:
-    found = await conn.scalar(
-        select(environments.c.id).where(
-            environments.c.id == environment_id,
-            environments.c.organization_id == organization_id,
-        )
+_EXISTS = Prepared(
+    select(environments.c.id).where(
+        environments.c.id == bindparam("environment_id"),
+        environments.c.organization_id == bindparam("organization_id"),
+    )
+)
+
+
+async def exists(conn: Connection, environment_id: str, organization_id: str) -> bool:
+    found = await _EXISTS.scalar(
+        conn, environment_id=environment_id, organization_id=organization_id
     )
     return found is not None
 
 
-async def get(conn: AsyncConnection, organization_id: str, environment_id: str) -> Row[Any] | None:
+async def get(conn: Connection, organization_id: str, environment_id: str) -> Row[Any] | None:
     return (
         await conn.execute(
             select(environments).where(
@@ -73,7 +79,7 @@ async def get(conn: AsyncConnection, organization_id: str, environment_id: str) 
 
 
 async def name_taken(
-    conn: AsyncConnection, organization_id: str, name: str, except_id: str | None = None
+    conn: Connection, organization_id: str, name: str, except_id: str | None = None
 ) -> bool:
     query = select(environments.c.id).where(
         environments.c.organization_id == organization_id,
@@ -84,7 +90,7 @@ async def name_taken(
     return await conn.scalar(query) is not None
 
 
-async def license_exists(conn: AsyncConnection, organization_id: str, license_id: str) -> bool:
+async def license_exists(conn: Connection, organization_id: str, license_id: str) -> bool:
     found = await conn.scalar(
         select(licenses.c.id).where(
             licenses.c.organization_id == organization_id, licenses.c.id == license_id
@@ -93,7 +99,7 @@ async def license_exists(conn: AsyncConnection, organization_id: str, license_id
     return found is not None
 
 
-async def insert_environment(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_environment(conn: Connection, values: dict[str, Any]) -> None:
     """Insert an environment with its default password policy, theme and population."""
     environment_id, at = values["id"], values["created_at"]
     await conn.execute(
@@ -141,7 +147,7 @@ async def insert_environment(conn: AsyncConnection, values: dict[str, Any]) -> N
 
 
 async def update_environment(
-    conn: AsyncConnection, organization_id: str, environment_id: str, values: dict[str, Any]
+    conn: Connection, organization_id: str, environment_id: str, values: dict[str, Any]
 ) -> None:
     await conn.execute(
         update(environments)
@@ -152,9 +158,7 @@ async def update_environment(
     )
 
 
-async def delete_environment(
-    conn: AsyncConnection, organization_id: str, environment_id: str
-) -> bool:
+async def delete_environment(conn: Connection, organization_id: str, environment_id: str) -> bool:
     """Delete an environment; foreign keys cascade to everything in it."""
     result = await conn.execute(
         delete(environments).where(
@@ -164,7 +168,7 @@ async def delete_environment(
     return result.rowcount > 0
 
 
-async def lock(conn: AsyncConnection, environment_id: str) -> None:
+async def lock(conn: Connection, environment_id: str) -> None:
     """Serialize writers that change an environment-wide invariant (its one default population,
     its last population) until this transaction ends. PostgreSQL takes a row lock; SQLite's
     ``BEGIN IMMEDIATE`` has already made this transaction the only writer."""

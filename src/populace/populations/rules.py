@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.applications.store import delete_population_assignments
 from populace.auth.roles import Actor, Permission
@@ -19,6 +18,7 @@ from populace.environments import store as environment_store
 from populace.environments.rules import authorize, clean_name, duplicate_name
 from populace.errors import constraint_violation, invalid_data, not_found
 from populace.populations import store
+from populace.storage.database import Connection
 from populace.wire import new_id, now_ms
 
 MAX_DESCRIPTION = 1024
@@ -98,7 +98,7 @@ def _alternative_identifiers(values: list[str] | None) -> list[str] | None:
 
 
 async def _validated(
-    conn: AsyncConnection, environment_id: str, body: PopulationInput, except_id: str | None = None
+    conn: Connection, environment_id: str, body: PopulationInput, except_id: str | None = None
 ) -> dict[str, Any]:
     """Check a whole body and turn it into column values; nothing is written on failure."""
     name = clean_name(body.name)
@@ -133,7 +133,7 @@ async def _validated(
 
 
 async def _write(
-    conn: AsyncConnection,
+    conn: Connection,
     environment_id: str,
     population_id: str,
     values: dict[str, Any],
@@ -157,7 +157,7 @@ async def _write(
 
 
 async def create_population(
-    conn: AsyncConnection, actor: Actor, environment_id: str, body: PopulationInput
+    conn: Connection, actor: Actor, environment_id: str, body: PopulationInput
 ) -> str:
     await authorize(conn, actor, Permission.POPULATION_CREATE, environment_id)
     values = await _validated(conn, environment_id, body)
@@ -170,7 +170,7 @@ async def create_population(
 
 
 async def update_population(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     environment_id: str,
     population_id: str,
@@ -186,7 +186,7 @@ async def update_population(
 
 
 async def delete_population(
-    conn: AsyncConnection, actor: Actor, environment_id: str, population_id: str
+    conn: Connection, actor: Actor, environment_id: str, population_id: str
 ) -> None:
     await authorize(conn, actor, Permission.POPULATION_DELETE, environment_id, population_id)
     # The environment lock makes "not the last one" hold against concurrent deletes; the row

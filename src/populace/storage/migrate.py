@@ -32,7 +32,7 @@ async def deployment_lock(db: Database) -> AsyncIterator[None]:
     if db.is_sqlite:
         yield
         return
-    async with db.engine.connect() as conn:
+    async with db.session() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _DEPLOYMENT_LOCK})
         await conn.commit()
         try:

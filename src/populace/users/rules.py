@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from populace.auth.roles import Actor, Permission
 from populace.environments.rules import authorize_population_scope
 from populace.errors import ApiError, forbidden, invalid_data, not_found
 from populace.populations import store as population_store
+from populace.storage.database import Connection
 from populace.users import store
 from populace.wire import new_id, now_ms
 
@@ -81,7 +81,7 @@ def duplicate_username() -> ApiError:
 
 
 async def resolve_population(
-    conn: AsyncConnection, environment_id: str, population_id: str | None
+    conn: Connection, environment_id: str, population_id: str | None
 ) -> str:
     """The population a new user joins: the one named, else the environment's default."""
     if population_id is None:
@@ -107,9 +107,7 @@ def _require_in_scope(scope: set[str] | None, population_id: str) -> None:
         raise forbidden()
 
 
-async def create_user(
-    conn: AsyncConnection, actor: Actor, environment_id: str, body: UserInput
-) -> str:
+async def create_user(conn: Connection, actor: Actor, environment_id: str, body: UserInput) -> str:
     scope = await authorize_population_scope(conn, actor, Permission.USER_CREATE, environment_id)
     values = checked(body)
     population_id = await resolve_population(conn, environment_id, body.population_id)
@@ -141,7 +139,7 @@ async def create_user(
 
 
 async def _visible_user(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     permission: Permission,
     environment_id: str,
@@ -158,15 +156,13 @@ async def _visible_user(
     return row, scope
 
 
-async def read_user(
-    conn: AsyncConnection, actor: Actor, environment_id: str, user_id: str
-) -> Row[Any]:
+async def read_user(conn: Connection, actor: Actor, environment_id: str, user_id: str) -> Row[Any]:
     row, _ = await _visible_user(conn, actor, Permission.USER_READ, environment_id, user_id)
     return row
 
 
 async def replace_user(
-    conn: AsyncConnection, actor: Actor, environment_id: str, user_id: str, body: UserInput
+    conn: Connection, actor: Actor, environment_id: str, user_id: str, body: UserInput
 ) -> None:
     """PUT replaces the user's attributes; the population changes only through a move."""
     row, _ = await _visible_user(
@@ -192,9 +188,7 @@ async def replace_user(
         raise duplicate_username() from None
 
 
-async def delete_user(
-    conn: AsyncConnection, actor: Actor, environment_id: str, user_id: str
-) -> None:
+async def delete_user(conn: Connection, actor: Actor, environment_id: str, user_id: str) -> None:
     row, _ = await _visible_user(
         conn, actor, Permission.USER_DELETE, environment_id, user_id, for_update=True
     )
@@ -203,7 +197,7 @@ async def delete_user(
 
 
 async def move_user(
-    conn: AsyncConnection, actor: Actor, environment_id: str, user_id: str, population_id: str
+    conn: Connection, actor: Actor, environment_id: str, user_id: str, population_id: str
 ) -> None:
     """Move a user; both populations' counts change in this transaction. Needs rights on the
     source and on the target population."""

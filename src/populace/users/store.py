@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
+from populace.storage.database import Connection
+from populace.storage.prepared import Prepared
 from populace.storage.schema import populations, users
 
 u = users.c
@@ -33,17 +34,22 @@ def keyed(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_BY_ID = select(users).where(
+    u.environment_id == bindparam("environment_id"), u.id == bindparam("user_id")
+)
+_GET = Prepared(_BY_ID)
+_GET_FOR_UPDATE = Prepared(_BY_ID.with_for_update())
+
+
 async def get(
-    conn: AsyncConnection, environment_id: str, user_id: str, *, for_update: bool = False
+    conn: Connection, environment_id: str, user_id: str, *, for_update: bool = False
 ) -> Row[Any] | None:
-    query = select(users).where(u.environment_id == environment_id, u.id == user_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await conn.execute(query)).first()
+    query = _GET_FOR_UPDATE if for_update else _GET
+    return await query.first(conn, environment_id=environment_id, user_id=user_id)
 
 
 async def usernames_taken(
-    conn: AsyncConnection, environment_id: str, keys: Iterable[str], except_id: str | None = None
+    conn: Connection, environment_id: str, keys: Iterable[str], except_id: str | None = None
 ) -> set[str]:
     query = select(u.username_key).where(
         u.environment_id == environment_id, u.username_key.in_(list(keys))
@@ -54,7 +60,7 @@ async def usernames_taken(
 
 
 async def add_to_count(
-    conn: AsyncConnection, environment_id: str, population_id: str, delta: int
+    conn: Connection, environment_id: str, population_id: str, delta: int
 ) -> bool:
     """Adjust a population's user count; False when the population does not exist (any more)."""
     result = await conn.execute(
@@ -65,12 +71,12 @@ async def add_to_count(
     return result.rowcount == 1
 
 
-async def insert_users(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def insert_users(conn: Connection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(insert(users), [keyed(row) for row in rows])
 
 
 async def update_user(
-    conn: AsyncConnection, environment_id: str, user_id: str, values: dict[str, Any]
+    conn: Connection, environment_id: str, user_id: str, values: dict[str, Any]
 ) -> None:
     await conn.execute(
         update(users)
@@ -80,7 +86,7 @@ async def update_user(
 
 
 async def set_population(
-    conn: AsyncConnection, environment_id: str, user_id: str, population_id: str, at: int
+    conn: Connection, environment_id: str, user_id: str, population_id: str, at: int
 ) -> None:
     await conn.execute(
         update(users)
@@ -89,11 +95,11 @@ async def set_population(
     )
 
 
-async def delete_user(conn: AsyncConnection, environment_id: str, user_id: str) -> None:
+async def delete_user(conn: Connection, environment_id: str, user_id: str) -> None:
     await conn.execute(delete(users).where(u.environment_id == environment_id, u.id == user_id))
 
 
-async def default_population_id(conn: AsyncConnection, environment_id: str) -> str | None:
+async def default_population_id(conn: Connection, environment_id: str) -> str | None:
     return await conn.scalar(
         select(populations.c.id).where(
             populations.c.environment_id == environment_id, populations.c.is_default

@@ -1,0 +1,79 @@
+"""Hot-path queries: a Core statement compiled once per dialect, run on the driver directly.
+
+Measured on a GET of one population, building a Core statement, computing its cache key and
+running it through SQLAlchemy's execution layer cost ~10x what SQLite itself spends answering
+it. A :class:`Prepared` statement is written as ordinary Core (so it is portable and checked
+against the schema), compiled once, and executed with the raw driver connection of the current
+transaction: ``sqlite3`` inline, ``asyncpg`` with its own statement cache. Results go through
+SQLAlchemy's result processors for the column types, so booleans and JSON come back as they
+would through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+
+from populace.storage.database import Connection, InlineConnection
+
+
+class _Compiled:
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order: list[str] = list(compiled.positiontup or [])
+        names = [str(column.key) for column in statement.selected_columns]
+        self.row = namedtuple("Row", names)  # type: ignore[misc]
+        self.processors: list[Callable[[Any], Any] | None] = [
+            column.type._cached_result_processor(dialect, None)
+            for column in statement.selected_columns
+        ]
+        self.plain = not any(self.processors)
+
+    def rows(self, raw: list[Any]) -> list[Any]:
+        if self.plain:
+            return [self.row(*values) for values in raw]
+        return [
+            self.row(*(p(v) if p else v for p, v in zip(self.processors, values, strict=True)))
+            for values in raw
+        ]
+
+
+class Prepared:
+    """A SELECT with named ``bindparam`` parameters, for hot paths."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+        return compiled
+
+    async def all(self, conn: Connection, **params: Any) -> list[Any]:
+        if isinstance(conn, InlineConnection):
+            compiled = self._for(conn.sync.dialect)
+            driver = conn.sync.connection.driver_connection
+            assert driver is not None
+            args = tuple(params[name] for name in compiled.order)
+            return compiled.rows(driver.execute(compiled.sql, args).fetchall())
+        raw = await conn.get_raw_connection()  # type: ignore[attr-defined]
+        compiled = self._for(conn.dialect)  # type: ignore[attr-defined]
+        records = await raw.driver_connection.fetch(
+            compiled.sql, *(params[name] for name in compiled.order)
+        )
+        return compiled.rows([tuple(record) for record in records])
+
+    async def first(self, conn: Connection, **params: Any) -> Any:
+        rows = await self.all(conn, **params)
+        return rows[0] if rows else None
+
+    async def scalar(self, conn: Connection, **params: Any) -> Any:
+        row = await self.first(conn, **params)
+        return None if row is None else row[0]
