@@ -30,30 +30,42 @@ async def authorize(
     permission: Permission,
     environment_id: str,
     population_id: str | None = None,
+    *,
+    check_environment: bool = True,
 ) -> None:
     """Let the actor act in an environment, or raise.
 
     An actor without a right there gets 403 whether or not the environment exists (no
     existence oracle). An actor with an organization-wide role learns that it does not: 404.
     Grants scoped to an environment are deleted with it, so only organization-wide grants can
-    point at a missing environment.
+    point at a missing environment. ``check_environment=False`` skips that query when the
+    caller looks up one object of the environment next: a missing object is 404 either way.
     """
     if not actor.can(permission, environment_id, population_id):
         raise forbidden()
-    if actor.has_organization_scope() and not await store.exists(
-        conn, environment_id, actor.organization_id
+    if (
+        check_environment
+        and actor.has_organization_scope()
+        and not await store.exists(conn, environment_id, actor.organization_id)
     ):
         raise not_found()
 
 
 async def authorize_population_scope(
-    conn: Connection, actor: Actor, permission: Permission, environment_id: str
+    conn: Connection,
+    actor: Actor,
+    permission: Permission,
+    environment_id: str,
+    *,
+    check_environment: bool = True,
 ) -> set[str] | None:
     """Like :func:`authorize` for a whole collection: None when the actor may act on every
     population of the environment, else the populations its population-scoped grants name."""
     scope = actor.population_scope(permission, environment_id)
     if scope is None:
-        await authorize(conn, actor, permission, environment_id)
+        await authorize(
+            conn, actor, permission, environment_id, check_environment=check_environment
+        )
     elif not scope:
         raise forbidden()
     return scope

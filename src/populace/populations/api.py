@@ -161,7 +161,14 @@ async def read_population(request: Request) -> Response:
     environment_id, population_id = request.path_params["envID"], request.path_params["popID"]
     async with services(request).db.read() as conn:
         actor = await current_actor(request, conn)
-        await authorize(conn, actor, Permission.POPULATION_READ, environment_id, population_id)
+        await authorize(
+            conn,
+            actor,
+            Permission.POPULATION_READ,
+            environment_id,
+            population_id,
+            check_environment=False,
+        )
         row = await store.get(conn, environment_id, population_id)
     if row is None:
         raise not_found()

@@ -149,7 +149,9 @@ async def _visible_user(
 ) -> tuple[Row[Any], set[str] | None]:
     """A user the actor may act on. Outside a population-scoped actor's populations a user is
     reported as not found, so ids cannot be probed."""
-    scope = await authorize_population_scope(conn, actor, permission, environment_id)
+    scope = await authorize_population_scope(
+        conn, actor, permission, environment_id, check_environment=False
+    )
     row = await store.get(conn, environment_id, user_id, for_update=for_update)
     if row is None or (scope is not None and row.population_id not in scope):
         raise not_found()
