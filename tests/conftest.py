@@ -206,7 +206,10 @@ async def make_actor(
         for role_name, scope_type, scope_id in grants:
             assigned = await admin.post(
                 f"{app_path}/roleAssignments",
-                json={"role": {"id": role_ids[role_name]}, "scope": {"type": scope_type, "id": scope_id}},
+                json={
+                    "role": {"id": role_ids[role_name]},
+                    "scope": {"type": scope_type, "id": scope_id},
+                },
             )
             assert assigned.status_code == 201, assigned.text
         secret = (await admin.get(f"{app_path}/secret")).json()["secret"]

@@ -95,7 +95,25 @@ class ApiRouter:
         return register
 
     def routes(self) -> list[Route]:
-        return [Route(op.path, op.endpoint, methods=[op.method]) for op in self.operations]
+        """One Starlette route per path, so a wrong method gets 405 with an ``Allow`` header
+        that lists every method the path supports."""
+        by_path: dict[str, dict[str, Endpoint]] = {}
+        for op in self.operations:
+            by_path.setdefault(op.path, {})[op.method] = op.endpoint
+        return [_route(path, handlers) for path, handlers in by_path.items()]
+
+
+def _route(path: str, handlers: dict[str, Endpoint]) -> Route:
+    if len(handlers) == 1:
+        ((method, endpoint),) = handlers.items()
+        return Route(path, endpoint, methods=[method])
+    if "GET" in handlers:
+        handlers = {**handlers, "HEAD": handlers["GET"]}
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def _page_struct(item: type, key: str) -> type:

@@ -14,6 +14,7 @@ from populace.auth.roles import Actor, Permission
 from populace.environments import rules, store
 from populace.environments.rules import EnvironmentType, Region
 from populace.errors import forbidden, not_found
+from populace.filters import exact_field, filter_condition, text_field
 from populace.openapi import ApiRouter
 from populace.paging import fetch_page, list_body, page_request
 from populace.storage.schema import environments, licenses, organizations
@@ -21,6 +22,15 @@ from populace.web import JSONResponse, api_url, no_content, read_json, services
 from populace.wire import UNSET, Link, Ref, UnsetType, iso_ms
 
 router = ApiRouter("Environments")
+
+FILTER_FIELDS = {
+    "id": exact_field(environments.c.id),
+    "name": text_field(environments.c.name_key, fold=True),
+    "organization.id": exact_field(environments.c.organization_id),
+    "license.id": exact_field(environments.c.license_id),
+    "type": exact_field(environments.c.type),
+    "region": exact_field(environments.c.region),
+}
 
 
 class EnvironmentInput(msgspec.Struct):
@@ -137,6 +147,8 @@ async def list_environments(request: Request) -> Response:
         visible = actor.environments_with(Permission.ENVIRONMENT_READ)
         if visible is not None:
             query = query.where(environments.c.id.in_(visible))
+        if page.filter:
+            query = query.where(filter_condition(page.filter, FILTER_FIELDS))
         result = await fetch_page(conn, query, environments.c.created_at, environments.c.id, page)
     items = [_environment(request, row) for row in result.rows]
     return JSONResponse(list_body(request, "environments", items, result, None))

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
 from populace.storage.database import Connection
-from populace.storage.prepared import Prepared
+from populace.storage.prepared import Prepared, insert_many
 from populace.storage.schema import populations, users
 
 u = users.c
@@ -72,7 +72,7 @@ async def add_to_count(
 
 
 async def insert_users(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    await conn.execute(insert(users), [keyed(row) for row in rows])
+    await insert_many(conn, users, [keyed(row) for row in rows])
 
 
 async def update_user(
