@@ -141,11 +141,16 @@ FieldCompiler = Callable[[str, str | bool], ColumnElement[bool]]
 
 
 def _prefix_successor(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix``."""
+    """The smallest string greater than every string that starts with ``prefix``.
+
+    Surrogates (U+D800-U+DFFF) cannot be stored or sent to either database, so the successor
+    of U+D7FF is U+E000.
+    """
     while prefix:
         last = ord(prefix[-1])
         if last < 0x10FFFF:
-            return prefix[:-1] + chr(last + 1)
+            successor = 0xE000 if 0xD7FF <= last < 0xE000 else last + 1
+            return prefix[:-1] + chr(successor)
         prefix = prefix[:-1]
     return None
 
@@ -194,7 +199,8 @@ def compile_filter(node: Node, fields: Fields) -> ColumnElement[bool]:
     if isinstance(node, Junction):
         parts = [compile_filter(operand, fields) for operand in node.operands]
         return and_(*parts) if node.operator == "and" else or_(*parts)
-    operators = fields.get(node.attribute)
+    # SCIM attribute names are case-insensitive (RFC 7644 3.4.2.2); ours are all lower case.
+    operators = fields.get(node.attribute.lower())
     if operators is None:
         supported = ", ".join(sorted(fields))
         raise FilterError(f"unsupported attribute {node.attribute!r}; supported: {supported}")

@@ -49,19 +49,22 @@ async def name_taken(
     return found is not None
 
 
+# Parameters of UPDATE statements must not be named like a column of the table.
 _CLEAR_DEFAULT = (
     update(populations)
     .where(
-        p.environment_id == bindparam("environment_id"),
+        p.environment_id == bindparam("where_environment_id"),
         p.is_default,
-        p.id != bindparam("except_id"),
+        p.id != bindparam("where_except_id"),
     )
     .values(is_default=False)
 )
 
 
 async def clear_default(conn: Connection, environment_id: str, except_id: str) -> None:
-    await conn.execute(_CLEAR_DEFAULT, {"environment_id": environment_id, "except_id": except_id})
+    await conn.execute(
+        _CLEAR_DEFAULT, {"where_environment_id": environment_id, "where_except_id": except_id}
+    )
 
 
 # Prebuilt statements: building Core DML per request cost more than running it (profiled).
