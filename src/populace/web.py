@@ -58,8 +58,21 @@ def base_url(request: Request) -> str:
     scope = request.scope
     base: str | None = scope.get("populace.base_url")
     if base is None:
-        base = scope["populace.base_url"] = f"{request.url.scheme}://{request.url.netloc}"
+        # Straight from the scope: building request.url costs more than the rest of a link.
+        host = header(request, b"host")
+        if host is None:
+            server_host, port = scope["server"]
+            host = f"{server_host}:{port}"
+        base = scope["populace.base_url"] = f"{scope['scheme']}://{host}"
     return base
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """One request header, read from the raw ASGI scope (``name`` in lower case)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def api_url(request: Request, path: str) -> Link:

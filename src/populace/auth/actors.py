@@ -11,13 +11,12 @@ from populace.errors import unauthorized
 from populace.storage.database import Connection
 from populace.storage.prepared import Prepared
 from populace.storage.schema import applications, role_assignments
-from populace.web import services
+from populace.web import header, services
 
 
 def bearer_claims(request: Request) -> Claims:
     """Verify the request's bearer token (signature, expiry, issuer key) or answer 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = (header(request, b"authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("A bearer access token is required.")
     return services(request).verifier.verify(token.strip())
