@@ -18,7 +18,7 @@ from populace.environments import store as environment_store
 from populace.environments.rules import authorize, clean_name, duplicate_name
 from populace.errors import constraint_violation, invalid_data, not_found
 from populace.populations import store
-from populace.storage.database import Connection
+from populace.storage.database import Connection, violates
 from populace.wire import new_id, now_ms
 
 MAX_DESCRIPTION = 1024
@@ -151,8 +151,11 @@ async def _write(
                 await store.insert_population(conn, values)
             else:
                 await store.update_population(conn, environment_id, population_id, values)
-    except IntegrityError:
-        # Another client took the name between our check and our write.
+    except IntegrityError as error:
+        # Another client took the name between our check and our write. Any other constraint
+        # failing here is a bug, not the client's duplicate name: let it surface as a 500.
+        if not violates(error, "name_key"):
+            raise
         raise duplicate_name() from None
 
 

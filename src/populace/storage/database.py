@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Executable, ScalarResult, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 DEFAULT_DATABASE = "populace.db"
@@ -48,6 +48,13 @@ class Connection(Protocol):
     async def run_sync(self, fn: Callable[[SyncConnection], T]) -> T: ...
 
     def begin_nested(self) -> Any: ...
+
+
+def violates(error: IntegrityError, column: str) -> bool:
+    """Did this integrity error come from the unique constraint on ``column``? Both SQLite
+    ("UNIQUE constraint failed: t.a, t.column") and PostgreSQL (the constraint's name, which
+    the naming convention builds from its columns) name it."""
+    return column in str(error.orig)
 
 
 def normalize_url(url: str) -> str:

@@ -17,7 +17,7 @@ from populace.auth.roles import Actor, Permission
 from populace.environments.rules import authorize_population_scope
 from populace.errors import ApiError, forbidden, invalid_data, not_found
 from populace.populations import store as population_store
-from populace.storage.database import Connection
+from populace.storage.database import Connection, violates
 from populace.users import store
 from populace.wire import new_id, now_ms
 
@@ -133,7 +133,9 @@ async def create_user(conn: Connection, actor: Actor, environment_id: str, body:
                     }
                 ],
             )
-    except IntegrityError:
+    except IntegrityError as error:
+        if not violates(error, "username_key"):
+            raise
         raise duplicate_username() from None
     return user_id
 
@@ -186,7 +188,9 @@ async def replace_user(
             await store.update_user(
                 conn, environment_id, user_id, {**values, "updated_at": now_ms()}
             )
-    except IntegrityError:
+    except IntegrityError as error:
+        if not violates(error, "username_key"):
+            raise
         raise duplicate_username() from None
 
 

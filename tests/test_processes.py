@@ -1,0 +1,603 @@
+"""Real ``populace`` processes: bootstrap, restart, two servers on one database, ``migrate``.
+
+Every test here starts ``python -m populace ...`` as a user would, on a database of the
+session's kind (``POPULACE_TEST_DATABASE_URL``: SQLite unless it names PostgreSQL), and talks
+to it over HTTP on 127.0.0.1. Servers are stopped when the test ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import jwt
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection as SyncConnection
+from sqlalchemy import func, inspect, select
+
+from populace.storage.database import Database
+from populace.storage.migrate import alembic_config
+from populace.storage.schema import organizations
+from tests.support import ServerProcess, bearer, unique
+
+T = TypeVar("T")
+
+# Every request gets a timeout: a wedged server fails the test instead of hanging it.
+TIMEOUT = 30.0
+# How long a server may take to finish after SIGTERM.
+STOP_SECONDS = 5.0
+CLI_SECONDS = 90.0
+
+_POPULACE_VARIABLES = (
+    "POPULACE_ADMIN_ENVIRONMENT_ID",
+    "POPULACE_ADMIN_CLIENT_ID",
+    "POPULACE_ADMIN_CLIENT_SECRET",
+    "POPULACE_DATABASE_URL",
+    "POPULACE_RATE_LIMIT",
+    "POPULACE_REDIS_URL",
+    "POPULACE_TOKEN_LIFETIME_SECONDS",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Child processes inherit os.environ: keep the caller's POPULACE_* settings out."""
+    for name in _POPULACE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+class Server(ServerProcess):
+    """``ServerProcess`` with uvicorn's info log (so the log shows a graceful shutdown) and a
+    log file per start (a restart on the same port keeps the first start's log)."""
+
+    def start(self, log_dir: Path, timeout: float = 30.0) -> Server:
+        self.log_path = log_dir / f"serve-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        command = [
+            sys.executable, "-m", "populace", "serve",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--database", self.database_url,
+            "--workers", str(self.workers),
+            "--log-level", "info",
+        ]  # fmt: skip
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+            )
+        self.wait_ready(timeout)
+        return self
+
+
+ServerFactory = Callable[..., Server]
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start ``populace serve`` processes; every one is stopped when the test ends."""
+    started: list[Server] = []
+
+    def start(
+        database_url: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> Server:
+        server = Server(database_url, env=dict(env or {}))
+        if port is not None:
+            server.port = port
+        started.append(server)  # before start(): a server that never got ready is stopped too
+        return server.start(tmp_path)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def stop_gracefully(server: Server, sig: int = signal.SIGTERM) -> int:
+    """Send ``sig``; the server must finish its shutdown within STOP_SECONDS. Its exit code."""
+    assert server.process is not None and server.process.poll() is None
+    began = time.monotonic()
+    server.process.send_signal(sig)
+    try:
+        code = server.process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        pytest.fail(f"populace serve ignored {sig!r} for {STOP_SECONDS}s:\n{server.log()}")
+    elapsed = time.monotonic() - began
+    log = server.log()
+    # uvicorn ends with the signal itself (after a complete shutdown) or exits 0.
+    assert code in (0, -sig), f"exit code {code} after {sig!r}:\n{log}"
+    assert "Application shutdown complete" in log, f"no graceful shutdown:\n{log}"
+    assert "Traceback" not in log, log
+    assert elapsed < STOP_SECONDS
+    return code
+
+
+_PRINTED = re.compile(
+    r"^\s+(apiPath|authPath|envID|clientId|clientSecret)\s+(.+?)(?:\s{4}#.*)?$", re.MULTILINE
+)
+
+
+def printed(output: str) -> dict[str, str]:
+    """The ``name  value`` lines ``serve`` and ``credentials`` print for Postman."""
+    return {name: value.strip() for name, value in _PRINTED.findall(output)}
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "populace", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=CLI_SECONDS,
+    )
+
+
+def on_database(database_url: str, fn: Callable[[SyncConnection], T]) -> T:
+    """Run ``fn`` on a connection to the database, from a thread of its own (the test's thread
+    may own pytest-asyncio's event loop)."""
+
+    async def run() -> T:
+        db = Database(database_url)
+        try:
+            async with db.read() as conn:
+                return await conn.run_sync(fn)
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result(timeout=CLI_SECONDS)
+
+
+def count_organizations(database_url: str) -> int:
+    return int(
+        on_database(
+            database_url,
+            lambda c: c.execute(select(func.count()).select_from(organizations)).scalar_one(),
+        )
+    )
+
+
+def fetch_token(base_url: str, environment_id: str, client_id: str, secret: str) -> str:
+    """What ``curl -u id:secret -d grant_type=client_credentials .../{env}/as/token`` does."""
+    response = httpx.post(
+        f"{base_url}/{environment_id}/as/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer", body
+    return str(body["access_token"])
+
+
+def verify_token(base_url: str, environment_id: str, token: str) -> dict[str, Any]:
+    """Verify ``token`` against the server's JWKS, as a resource server would."""
+    jwks = httpx.get(f"{base_url}/{environment_id}/as/jwks", timeout=TIMEOUT)
+    assert jwks.status_code == 200, jwks.text
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWKSet.from_dict(jwks.json())[kid]
+    claims: dict[str, Any] = jwt.decode(
+        token, key.key, algorithms=["RS256"], options={"verify_aud": False}
+    )
+    return claims
+
+
+class Api:
+    """A bearer-token client for one server; every request has a timeout."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.headers = bearer(token)
+
+    def request(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        return httpx.request(
+            method, self.base_url + path, json=json, headers=self.headers, timeout=TIMEOUT
+        )
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, json: Any) -> httpx.Response:
+        return self.request("POST", path, json)
+
+    def put(self, path: str, json: Any) -> httpx.Response:
+        return self.request("PUT", path, json)
+
+    def delete(self, path: str) -> httpx.Response:
+        return self.request("DELETE", path)
+
+    def organization_id(self) -> str:
+        response = self.get("/v1/organizations")
+        assert response.status_code == 200, response.text
+        assert response.json()["count"] == 1, response.json()
+        return str(response.json()["_embedded"]["organizations"][0]["id"])
+
+    def license_id(self) -> str:
+        response = self.get(f"/v1/organizations/{self.organization_id()}/licenses")
+        assert response.status_code == 200, response.text
+        return str(response.json()["_embedded"]["licenses"][0]["id"])
+
+    def create_environment(self) -> dict[str, Any]:
+        response = self.post(
+            "/v1/environments",
+            {
+                "name": unique("env"),
+                "type": "SANDBOX",
+                "region": "NA",
+                "license": {"id": self.license_id()},
+            },
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def populations(self, environment_id: str) -> list[dict[str, Any]]:
+        response = self.get(f"/v1/environments/{environment_id}/populations?limit=1000")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items: list[dict[str, Any]] = body["_embedded"]["populations"]
+        assert body["count"] == len(items), body
+        assert "next" not in body["_links"], body
+        return items
+
+
+def concurrently(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run every call at once (one thread each, released together); their responses."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], httpx.Response]) -> httpx.Response:
+        barrier.wait(timeout=TIMEOUT)
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(run, call) for call in calls]
+        return [future.result(timeout=2 * TIMEOUT) for future in futures]
+
+
+def statuses(responses: list[httpx.Response]) -> list[int]:
+    return sorted(r.status_code for r in responses)
+
+
+def defaults(populations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for p in populations if p["default"] is True]
+
+
+def error_detail(response: httpx.Response) -> tuple[int, str, list[str]]:
+    body = response.json()
+    return response.status_code, body.get("code"), [d["code"] for d in body.get("details", [])]
+
+
+# --- 1. bootstrap with fixed credentials ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bootstrap_with_fixed_credentials(empty_database: str, launch: ServerFactory) -> None:
+    environment_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    secret = f"ci-secret-{uuid.uuid4().hex}"
+    server = launch(
+        empty_database,
+        env={
+            "POPULACE_ADMIN_ENVIRONMENT_ID": environment_id,
+            "POPULACE_ADMIN_CLIENT_ID": client_id,
+            "POPULACE_ADMIN_CLIENT_SECRET": secret,
+        },
+    )
+
+    # What the serve output offers for pasting into Postman.
+    shown = printed(server.log())
+    assert shown == {
+        "apiPath": server.url,
+        "authPath": server.url,
+        "envID": environment_id,
+        "clientId": client_id,
+        "clientSecret": secret,
+    }, server.log()
+
+    token = fetch_token(server.url, environment_id, client_id, secret)
+    claims = verify_token(server.url, environment_id, token)
+    assert claims["client_id"] == client_id
+    assert claims["env"] == environment_id
+    assert claims["iss"] == f"{server.url}/{environment_id}/as"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert {"aud", "scope", "org"} <= claims.keys()
+
+    # The discovery document names the same JWKS.
+    discovery = httpx.get(
+        f"{server.url}/{environment_id}/as/.well-known/openid-configuration", timeout=TIMEOUT
+    )
+    assert discovery.status_code == 200, discovery.text
+    assert discovery.json()["jwks_uri"] == f"{server.url}/{environment_id}/as/jwks"
+
+    api = Api(server.url, token)
+    assert api.organization_id() == claims["org"]
+    administrators = api.get(f"/v1/environments/{environment_id}")
+    assert administrators.status_code == 200, administrators.text
+    assert administrators.json()["name"] == "Administrators"
+
+    environment = api.create_environment()
+    populations = api.populations(environment["id"])
+    assert len(populations) == 1, populations
+    assert populations[0]["name"] == "Default"
+    assert populations[0]["default"] is True
+    assert "Traceback" not in server.log(), server.log()
+
+
+# --- 2. restart -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_restart_keeps_keys_and_bootstrap(empty_database: str, launch: ServerFactory) -> None:
+    first = launch(empty_database)
+    shown = printed(first.log())
+    assert set(shown) == {"apiPath", "authPath", "envID", "clientId", "clientSecret"}, first.log()
+    environment_id, client_id, secret = shown["envID"], shown["clientId"], shown["clientSecret"]
+    assert uuid.UUID(environment_id) and uuid.UUID(client_id)
+    assert not secret.startswith("("), first.log()  # the first start shows the secret
+
+    token = fetch_token(first.url, environment_id, client_id, secret)
+    claims = verify_token(first.url, environment_id, token)
+    api = Api(first.url, token)
+    environment = api.create_environment()
+    jwks_before = httpx.get(f"{first.url}/{environment_id}/as/jwks", timeout=TIMEOUT).json()
+
+    stop_gracefully(first)
+
+    # Same database, same port: a restart.
+    second = launch(empty_database, port=first.port)
+    log = second.log()
+    shown_again = printed(log)
+    assert shown_again["envID"] == environment_id, log
+    assert shown_again["clientId"] == client_id, log
+    assert secret not in log, "the secret is printed only on the bootstrapping start"
+    assert "populace credentials" in shown_again["clientSecret"], log
+    assert "/v1/environments/{{envID}}/applications/{{clientId}}/secret" in log, log
+
+    # The token issued before the restart still verifies and still works: keys persisted.
+    jwks_after = httpx.get(f"{second.url}/{environment_id}/as/jwks", timeout=TIMEOUT).json()
+    assert jwks_after == jwks_before
+    assert verify_token(second.url, environment_id, token) == claims
+    api = Api(second.url, token)
+    assert api.organization_id() == claims["org"]
+    kept = api.get(f"/v1/environments/{environment['id']}")
+    assert kept.status_code == 200, kept.text
+    # The old secret still gets tokens (the restart did not rotate it), and the API shows it.
+    fetch_token(second.url, environment_id, client_id, secret)
+    shown_by_api = api.get(f"/v1/environments/{environment_id}/applications/{client_id}/secret")
+    assert shown_by_api.status_code == 200, shown_by_api.text
+    assert shown_by_api.json()["secret"] == secret
+
+    # No second bootstrap: one organization in the database, one Administrators environment.
+    assert count_organizations(empty_database) == 1
+    listed = api.get("/v1/environments?limit=1000").json()["_embedded"]["environments"]
+    assert [e["name"] for e in listed].count("Administrators") == 1, listed
+
+    # `populace credentials` shows the secret again (while the server runs).
+    credentials = run_cli("credentials", "--database", empty_database)
+    assert credentials.returncode == 0, credentials.stdout + credentials.stderr
+    again = printed(credentials.stdout)
+    assert again["envID"] == environment_id, credentials.stdout
+    assert again["clientId"] == client_id, credentials.stdout
+    assert again["clientSecret"] == secret, credentials.stdout
+
+    stop_gracefully(second)
+
+    # With POPULACE_ADMIN_CLIENT_SECRET set, every start prints it.
+    third = launch(empty_database, env={"POPULACE_ADMIN_CLIENT_SECRET": secret})
+    assert printed(third.log())["clientSecret"] == secret, third.log()
+    fetch_token(third.url, environment_id, client_id, secret)
+    assert count_organizations(empty_database) == 1
+    stop_gracefully(third, signal.SIGINT)
+
+
+# --- 3. two processes on one database ---------------------------------------------------------
+
+
+@pytest.fixture
+def pair(empty_database: str, launch: ServerFactory) -> tuple[Api, Api, Server, Server]:
+    """Two ``populace serve`` processes on one database, started one after the other; a client
+    of each carrying the same token (issued by the first)."""
+    a = launch(empty_database)
+    b = launch(empty_database)
+    shown = printed(a.log())
+    token = fetch_token(a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    return Api(a.url, token), Api(b.url, token), a, b
+
+
+@pytest.mark.slow
+def test_two_processes_share_tokens_and_data(pair: tuple[Api, Api, Server, Server]) -> None:
+    a, b, server_a, server_b = pair
+    shown_a, shown_b = printed(server_a.log()), printed(server_b.log())
+    assert shown_a["envID"] == shown_b["envID"] and shown_a["clientId"] == shown_b["clientId"]
+    admin_environment = shown_a["envID"]
+
+    # One key ring: both publish it, and a token of A verifies against B's JWKS and works on B.
+    jwks_a = httpx.get(f"{a.base_url}/{admin_environment}/as/jwks", timeout=TIMEOUT).json()
+    jwks_b = httpx.get(f"{b.base_url}/{admin_environment}/as/jwks", timeout=TIMEOUT).json()
+    assert jwks_a == jwks_b
+    token = a.headers["Authorization"].removeprefix("Bearer ")
+    verify_token(b.base_url, admin_environment, token)
+    assert b.organization_id() == a.organization_id()
+
+    # What A writes, B reads at once.
+    environment = a.create_environment()
+    seen = b.get(f"/v1/environments/{environment['id']}")
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["name"] == environment["name"]
+    assert [(p["name"], p["default"]) for p in b.populations(environment["id"])] == [
+        ("Default", True)
+    ]
+
+    # A token B issues works on A.
+    token_b = fetch_token(
+        b.base_url, admin_environment, shown_a["clientId"], shown_a["clientSecret"]
+    )
+    assert Api(a.base_url, token_b).get(f"/v1/environments/{environment['id']}").status_code == 200
+
+
+@pytest.mark.slow
+def test_concurrent_default_flips_across_processes(pair: tuple[Api, Api, Server, Server]) -> None:
+    a, b, server_a, server_b = pair
+    environment_id = a.create_environment()["id"]
+    path = f"/v1/environments/{environment_id}/populations"
+
+    # 40 creates with default: true, half on each process, all at once.
+    names = [unique("flip") for _ in range(40)]
+    responses = concurrently(
+        [
+            partial((a, b)[i % 2].post, path, {"name": name, "default": True})
+            for i, name in enumerate(names)
+        ]
+    )
+    assert statuses(responses) == [201] * 40, [r.text for r in responses if r.status_code != 201]
+    for api in (a, b):
+        populations = api.populations(environment_id)
+        assert len(populations) == 41
+        assert len(defaults(populations)) == 1, defaults(populations)
+    winner = defaults(a.populations(environment_id))[0]
+    assert winner["name"] in names
+
+    # 20 PUTs that each make a different population the default, across both processes.
+    created = [r.json() for r in responses[:20]]
+    responses = concurrently(
+        [
+            partial((a, b)[i % 2].put, f"{path}/{p['id']}", {"name": p["name"], "default": True})
+            for i, p in enumerate(created)
+        ]
+    )
+    assert statuses(responses) == [200] * 20, [r.text for r in responses if r.status_code != 200]
+    for api in (a, b):
+        flipped = defaults(api.populations(environment_id))
+        assert len(flipped) == 1, flipped
+        assert flipped[0]["id"] in {p["id"] for p in created}
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
+
+
+@pytest.mark.slow
+def test_concurrent_creates_of_one_name_across_processes(
+    pair: tuple[Api, Api, Server, Server],
+) -> None:
+    a, b, server_a, server_b = pair
+    environment_id = a.create_environment()["id"]
+    path = f"/v1/environments/{environment_id}/populations"
+    name = unique("same")
+
+    responses = concurrently([partial((a, b)[i % 2].post, path, {"name": name}) for i in range(20)])
+    created = [r for r in responses if r.status_code == 201]
+    refused = [r for r in responses if r.status_code != 201]
+    assert len(created) == 1, [r.text for r in responses]
+    for response in refused:
+        assert error_detail(response) == (400, "INVALID_DATA", ["UNIQUENESS_VIOLATION"]), (
+            response.text
+        )
+    for api in (a, b):
+        names = [p["name"] for p in api.populations(environment_id)]
+        assert names.count(name) == 1, names
+        assert sorted(names) == sorted(["Default", name])
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
+
+
+@pytest.mark.slow
+def test_concurrent_deletes_keep_the_last_population(
+    pair: tuple[Api, Api, Server, Server],
+) -> None:
+    a, b, server_a, server_b = pair
+    for _ in range(5):
+        environment_id = a.create_environment()["id"]
+        path = f"/v1/environments/{environment_id}/populations"
+        [default] = a.populations(environment_id)
+        other = a.post(path, {"name": unique("other")})
+        assert other.status_code == 201, other.text
+        # Neither population is the default any more: only the last-population rule is left.
+        undefaulted = b.put(f"{path}/{default['id']}", {"name": default["name"], "default": False})
+        assert undefaulted.status_code == 200, undefaulted.text
+        assert defaults(a.populations(environment_id)) == []
+
+        ids = [default["id"], other.json()["id"]]
+        responses = concurrently(
+            [
+                partial(api.delete, f"{path}/{population_id}")
+                for population_id in ids
+                for api in (a, b)
+            ]
+        )
+        deleted = [r for r in responses if r.status_code == 204]
+        assert len(deleted) == 1, [(r.status_code, r.text) for r in responses]
+        for response in responses:
+            if response.status_code == 204:
+                continue
+            assert error_detail(response) in (
+                (400, "INVALID_DATA", ["CONSTRAINT_VIOLATION"]),
+                (404, "NOT_FOUND", []),
+            ), response.text
+        for api in (a, b):
+            remaining = api.populations(environment_id)
+            assert len(remaining) == 1, remaining
+            assert remaining[0]["id"] in ids
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
+
+
+@pytest.mark.slow
+def test_two_servers_started_at_once_bootstrap_once(
+    empty_database: str, launch: ServerFactory
+) -> None:
+    """Two processes starting together on an empty database migrate and bootstrap it once."""
+    with ThreadPoolExecutor(2) as pool:
+        servers = list(pool.map(lambda _: launch(empty_database), range(2)))
+    shown = [printed(server.log()) for server in servers]
+    assert shown[0]["envID"] == shown[1]["envID"], [s.log() for s in servers]
+    assert shown[0]["clientId"] == shown[1]["clientId"], [s.log() for s in servers]
+    secrets = {s["clientSecret"] for s in shown if not s["clientSecret"].startswith("(")}
+    assert len(secrets) == 1, [s.log() for s in servers]
+    [secret] = secrets
+    assert count_organizations(empty_database) == 1
+    for server in servers:
+        token = fetch_token(server.url, shown[0]["envID"], shown[0]["clientId"], secret)
+        for other in servers:
+            assert Api(other.url, token).organization_id()
+
+
+# --- 4. migrate ---------------------------------------------------------------------------------
+
+
+def _schema(sync: SyncConnection) -> tuple[set[str], str | None]:
+    tables = set(inspect(sync).get_table_names())
+    version = None
+    if "alembic_version" in tables:
+        version = sync.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+    return tables, version
+
+
+def test_migrate_creates_the_schema_and_is_idempotent(empty_database: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    tables_before, version_before = on_database(empty_database, _schema)
+    assert tables_before == set() and version_before is None
+
+    first = run_cli("migrate", "--database", empty_database)
+    assert first.returncode == 0, first.stdout + first.stderr
+    tables, version = on_database(empty_database, _schema)
+    assert version == head
+    assert {"organizations", "environments", "populations", "applications"} <= tables, tables
+    # migrate builds the schema only; the bootstrap is serve's job.
+    assert count_organizations(empty_database) == 0
+
+    second = run_cli("migrate", "--database", empty_database)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert on_database(empty_database, _schema) == (tables, head)
