@@ -137,7 +137,7 @@ def import_users_command(
     """Load users from FILE: CSV (.csv, with a header row) or JSON lines (one user per line,
     shaped like the POST /users body). Rejected rows are listed with their line numbers; the
     command exits 1 when any row was rejected."""
-    from populace.users.importer import CSV_COLUMNS, import_users
+    from populace.users.importer import import_users
 
     total = sum(1 for _ in file.open("rb"))
 
@@ -163,4 +163,4 @@ def import_users_command(
     try:
         asyncio.run(run())
     except ValueError as error:
-        raise click.ClickException(f"{error} (CSV columns: {', '.join(CSV_COLUMNS)})") from None
+        raise click.ClickException(str(error)) from None

@@ -173,5 +173,9 @@ async def lock(conn: Connection, environment_id: str) -> None:
     its last population) until this transaction ends. PostgreSQL takes a row lock; SQLite's
     ``BEGIN IMMEDIATE`` has already made this transaction the only writer."""
     await conn.execute(
-        select(environments.c.id).where(environments.c.id == environment_id).with_for_update()
+        select(environments.c.id)
+        .where(environments.c.id == environment_id)
+        # FOR NO KEY UPDATE: serializes these writers, but not the KEY SHARE locks that
+        # foreign-key checks take when users or populations are inserted (no deadlock).
+        .with_for_update(key_share=True)
     )

@@ -63,6 +63,11 @@ class Prepared:
             assert driver is not None
             args = tuple(params[name] for name in compiled.order)
             return compiled.rows(driver.execute(compiled.sql, args).fetchall())
+        if conn.in_transaction():  # type: ignore[attr-defined]
+            # Inside a write transaction, go through SQLAlchemy: its asyncpg adapter sends
+            # BEGIN lazily on its own first statement, so a statement sent to the driver
+            # directly would run outside the transaction (and FOR UPDATE would lock nothing).
+            return list((await conn.execute(self.statement, params)).all())
         raw = await conn.get_raw_connection()  # type: ignore[attr-defined]
         compiled = self._for(conn.dialect)  # type: ignore[attr-defined]
         records = await raw.driver_connection.fetch(

@@ -53,7 +53,10 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, rules.UserInput | ApiError]]:
             yield reader.line_num, _csv_input(row)
 
 
-def _csv_input(row: dict[str, str | None]) -> rules.UserInput | ApiError:
+def _csv_input(row: dict[str | None, Any]) -> rules.UserInput | ApiError:
+    if None in row:  # DictReader files cells beyond the header under None
+        return invalid_data("INVALID_VALUE", None, "The row has more cells than the header.")
+
     def cell(name: str) -> str | None:
         value = row.get(name)
         return value if value not in (None, "") else None
