@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,7 +31,7 @@ from populace.environments.api import router as environments_router
 from populace.errors import ApiError, OAuthError, invalid_request, not_found, service_unavailable
 from populace.openapi import ApiRouter, build_document
 from populace.populations.api import router as populations_router
-from populace.storage.database import Database
+from populace.storage.database import Database, DatabaseUnavailable
 from populace.storage.migrate import deployment_lock, upgrade
 from populace.users.api import router as users_router
 from populace.web import JSONResponse, Services
@@ -162,13 +162,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_response(invalid_request(str(exc.detail), status=exc.status_code))
 
 
-async def _database_error(_request: Request, exc: Exception) -> Response:
-    """A database that cannot be reached is the service being unavailable, not a bug."""
-    assert isinstance(exc, DBAPIError)
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database that cannot be reached is the service being unavailable, not a bug: 503
+    with Retry-After. Broken connections have left the pool, so the service recovers by
+    itself when the database is back."""
+    unavailable = isinstance(exc, DatabaseUnavailable | OSError | TimeoutError) or (
+        isinstance(exc, DBAPIError)
+        and (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated)
+    )
+    if unavailable:
         log.warning("database unavailable: %s", exc)
         return _error_response(service_unavailable())
-    return await _unexpected(_request, exc)
+    return await _unexpected(request, exc)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
@@ -205,6 +210,9 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
             OAuthError: _oauth_error,
             HTTPException: _http_error,
             DBAPIError: _database_error,
+            DatabaseUnavailable: _database_error,
+            OSError: _database_error,
+            TimeoutError: _database_error,
             Exception: _unexpected,
         },
     )

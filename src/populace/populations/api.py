@@ -101,10 +101,10 @@ def population_json(request: Request, row: Row[Any]) -> Population:
     )
 
 
-async def _answer(request: Request, conn: Any, population_id: str, status: int = 200) -> Response:
+async def _answer(request: Request, conn: Any, population_id: str) -> Response:
     row = await store.get(conn, request.path_params["envID"], population_id)
     assert row is not None, "written in this transaction"
-    return JSONResponse(population_json(request, row), status_code=status)
+    return JSONResponse(population_json(request, row))
 
 
 POPULATIONS = "/v1/environments/{envID}/populations"
@@ -122,10 +122,10 @@ async def create_population(request: Request) -> Response:
     body = await read_json(request, PopulationBody)
     async with services(request).db.write() as conn:
         actor = await current_actor(request, conn)
-        population_id = await rules.create_population(
+        row = await rules.create_population(
             conn, actor, request.path_params["envID"], body.to_input()
         )
-        return await _answer(request, conn, population_id, status=201)
+    return JSONResponse(population_json(request, row), status_code=201)
 
 
 @router.route(

@@ -161,7 +161,8 @@ async def _write(
 
 async def create_population(
     conn: Connection, actor: Actor, environment_id: str, body: PopulationInput
-) -> str:
+) -> Any:
+    """Create a population; returns it as written (the shape of a row read back)."""
     await authorize(conn, actor, Permission.POPULATION_CREATE, environment_id)
     values = await _validated(conn, environment_id, body)
     population_id, at = new_id(), now_ms()
@@ -169,7 +170,7 @@ async def create_population(
         environment_id=environment_id, id=population_id, user_count=0, created_at=at, updated_at=at
     )
     await _write(conn, environment_id, population_id, values, insert=True)
-    return population_id
+    return store.as_row(values)
 
 
 async def update_population(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
@@ -11,6 +12,14 @@ from populace.storage.prepared import Prepared
 from populace.storage.schema import populations
 
 p = populations.c
+
+
+# A written population, shaped like a row read back (answers a POST without a second query).
+WrittenPopulation = namedtuple("WrittenPopulation", [c.key for c in populations.c])  # type: ignore[misc]
+
+
+def as_row(values: dict[str, Any]) -> Any:
+    return WrittenPopulation(**{**values, "name_key": name_key(values["name"])})
 
 
 def name_key(name: str) -> str:

@@ -50,6 +50,10 @@ class Connection(Protocol):
     def begin_nested(self) -> Any: ...
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; the request may be retried later (503)."""
+
+
 def violates(error: IntegrityError, column: str) -> bool:
     """Did this integrity error come from the unique constraint on ``column``? Both SQLite
     ("UNIQUE constraint failed: t.a, t.column") and PostgreSQL (the constraint's name, which

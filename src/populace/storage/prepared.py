@@ -15,10 +15,11 @@ from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, Table
 from sqlalchemy.engine import Dialect
 
-from populace.storage.database import Connection, InlineConnection
+from populace.storage.database import Connection, DatabaseUnavailable, InlineConnection
 
 
 class _Compiled:
@@ -70,9 +71,14 @@ class Prepared:
             return list((await conn.execute(self.statement, params)).all())
         raw = await conn.get_raw_connection()  # type: ignore[attr-defined]
         compiled = self._for(conn.dialect)  # type: ignore[attr-defined]
-        records = await raw.driver_connection.fetch(
-            compiled.sql, *(params[name] for name in compiled.order)
-        )
+        try:
+            records = await raw.driver_connection.fetch(
+                compiled.sql, *(params[name] for name in compiled.order)
+            )
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
+            # SQLAlchemy never saw this error: drop the connection from the pool ourselves.
+            await conn.invalidate()  # type: ignore[attr-defined]
+            raise DatabaseUnavailable(str(error)) from error
         return compiled.rows([tuple(record) for record in records])
 
     async def first(self, conn: Connection, **params: Any) -> Any:
