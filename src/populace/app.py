@@ -76,7 +76,8 @@ def correlation_id() -> str:
 
 
 class CorrelationId:
-    """The outermost layer: a ``Correlation-Id`` header on every response, 500s included.
+    """The outermost layer: a ``Correlation-Id`` header on every response, 500s included;
+    paths with a NUL byte are answered 404 here.
 
     Starlette renders an unexpected exception with our 500 handler and then re-raises it so the
     server can log it; it has been logged already, so here it ends.
@@ -97,6 +98,11 @@ class CorrelationId:
                 message["headers"] = headers
             await send(message)
 
+        if "\x00" in scope["path"]:
+            # No resource has a NUL in its path, and PostgreSQL cannot even compare one.
+            response = _error_response(not_found())
+            await response(scope, receive, send_with_id)
+            return
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:

@@ -117,6 +117,8 @@ class _Parser:
             raise FilterError(f"expected an operator after {value!r}")
         value_kind, literal = self.take()
         if value_kind == "string":
+            if "\x00" in literal:
+                raise FilterError("values must not contain NUL characters")
             return Comparison(value, operator.lower(), literal)
         if value_kind == "word" and literal.lower() in ("true", "false"):
             return Comparison(value, operator.lower(), literal.lower() == "true")

@@ -19,9 +19,9 @@ import msgspec
 from sqlalchemy import ColumnElement, Row, Select, and_, or_
 from starlette.requests import Request
 
-from populace.errors import invalid_data
+from populace.errors import ApiError, invalid_data
 from populace.storage.database import Connection
-from populace.wire import Link
+from populace.wire import Link, is_uuid
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,8 @@ def page_request(request: Request, *, default_limit: int, max_limit: int) -> Pag
     raw_limit = _last(request, "limit")
     limit = default_limit
     if raw_limit is not None:
-        if not raw_limit.strip().isdigit() or int(raw_limit) < 1:
+        digits = raw_limit.strip()
+        if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
             raise invalid_data(
                 "INVALID_VALUE", "limit", "'limit' must be a whole number of at least 1."
             )
@@ -62,8 +63,15 @@ def decode_cursor(cursor: str) -> tuple[bool, int, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         direction, created_at, row_id = msgspec.json.decode(raw, type=tuple[int, int, str])
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise invalid_data("INVALID_VALUE", "cursor", "'cursor' is not a valid cursor.") from None
+        raise _bad_cursor() from None
+    # Refuse what no cursor of ours holds, before it reaches the database.
+    if not (0 <= created_at < 2**63 and is_uuid(row_id)):
+        raise _bad_cursor()
     return bool(direction), created_at, row_id
+
+
+def _bad_cursor() -> ApiError:
+    return invalid_data("INVALID_VALUE", "cursor", "'cursor' is not a valid cursor.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,8 @@ def _target_from_path(path: str) -> str | None:
 
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+# "\u0000" in a JSON string, unless its backslash is itself escaped.
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def decode_body(body: bytes, struct: type[T]) -> T:
@@ -95,6 +97,9 @@ def decode_body(body: bytes, struct: type[T]) -> T:
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid_request("The request body is not valid UTF-8.") from None
+    if _ESCAPED_NUL.search(body):
+        # PostgreSQL cannot store NUL in text; no PingOne field has a use for it.
+        raise invalid_data("INVALID_VALUE", None, "Strings must not contain NUL characters.")
     decoder = _decoders.get(struct)
     if decoder is None:
         decoder = _decoders[struct] = msgspec.json.Decoder(struct)

@@ -17,6 +17,7 @@ from populace.environments import store as environment_store
 from populace.errors import OAuthError, not_found
 from populace.openapi import ApiRouter
 from populace.web import JSONResponse, base_url, read_body, services
+from populace.wire import is_uuid
 
 router = ApiRouter("Authorization server")
 
@@ -130,8 +131,11 @@ async def token(request: Request) -> Response:
     svc = services(request)
     if svc.limiter is not None:
         await svc.limiter.check(client_id)
-    async with svc.db.read() as conn:
-        app = await application_store.get(conn, environment_id, client_id)
+    # Client ids are UUIDs; anything else cannot name a client (and never reaches the database).
+    app = None
+    if is_uuid(client_id) and is_uuid(environment_id):
+        async with svc.db.read() as conn:
+            app = await application_store.get(conn, environment_id, client_id)
     # The same answer whether the client is unknown, disabled or the secret is wrong.
     if app is None or not app.enabled or not svc.box.matches(app.client_secret, secret):
         raise OAuthError(401, "invalid_client", _BAD_CLIENT)
@@ -153,6 +157,8 @@ async def token(request: Request) -> Response:
 async def _known_environment(request: Request) -> str:
     environment_id = request.path_params["envID"]
     svc = services(request)
+    if not is_uuid(environment_id):
+        raise not_found()
     async with svc.db.read() as conn:
         if not await environment_store.exists(conn, environment_id, svc.organization_id):
             raise not_found()

@@ -110,6 +110,9 @@ def _require_in_scope(scope: set[str] | None, population_id: str) -> None:
 async def create_user(conn: Connection, actor: Actor, environment_id: str, body: UserInput) -> str:
     scope = await authorize_population_scope(conn, actor, Permission.USER_CREATE, environment_id)
     values = checked(body)
+    # Scope first: a population-scoped admin must not learn which other populations exist.
+    if body.population_id is not None:
+        _require_in_scope(scope, body.population_id)
     population_id = await resolve_population(conn, environment_id, body.population_id)
     _require_in_scope(scope, population_id)
     if await store.usernames_taken(conn, environment_id, [values["username"].casefold()]):
@@ -211,9 +214,9 @@ async def move_user(
         conn, actor, Permission.USER_UPDATE, environment_id, user_id, for_update=True
     )
     source = row.population_id
+    _require_in_scope(scope, population_id)  # before existence: no oracle
     if await population_store.get(conn, environment_id, population_id) is None:
         raise invalid_data("INVALID_VALUE", "id", "'id' names no population of this environment.")
-    _require_in_scope(scope, population_id)
     if source == population_id:
         return
     # Adjust counts in a fixed order, so two opposite moves cannot deadlock.
