@@ -20,8 +20,8 @@ serve: install
 	$(BIN)/populace serve
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-sqlite: install
 	$(BIN)/python -m pytest
