@@ -243,7 +243,11 @@ def test_boolean_field_wants_a_boolean():
 
 # Characters a value may hold: anything but surrogates, with quotes and backslashes boosted.
 value_text = st.text(
-    alphabet=st.one_of(st.sampled_from('"\\ ()'), st.characters(exclude_categories=["Cs"])),
+    # NUL is refused in filter values (see test_nul_in_a_value_is_refused)
+    alphabet=st.one_of(
+        st.sampled_from('"\\ ()'),
+        st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+    ),
     max_size=8,
 )
 comparisons = st.one_of(
@@ -388,7 +392,7 @@ def evaluate(node: Node, row_id: str, name: str) -> bool:
 NAME_TEXT = st.text(
     alphabet=st.one_of(
         st.sampled_from("aAbBßSsİ\u0131Σ\u03c3ς\u00e9\u0301\ud7ff\uffff\U0010ffff-_ "),
-        st.characters(exclude_categories=["Cs"]),
+        st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     ),
     max_size=6,
 )
@@ -447,3 +451,8 @@ def test_sql_matches_python_evaluation(engine, case):
     condition = filter_condition(render_plain(node), FIELDS)
     expected = {f"r{i}" for i, name in enumerate(names) if evaluate(node, f"r{i}", name)}
     assert matching_ids(engine, names, condition) == expected
+
+
+def test_nul_in_a_value_is_refused() -> None:
+    with pytest.raises(FilterError, match="NUL"):
+        parse('name eq "a\x00b"')
