@@ -9,7 +9,7 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 
 from populace.storage.database import Connection
 from populace.storage.prepared import Prepared
-from populace.storage.schema import populations
+from populace.storage.schema import POPULATION_IS_DEFAULT, populations
 
 p = populations.c
 
@@ -63,7 +63,7 @@ _CLEAR_DEFAULT = (
     update(populations)
     .where(
         p.environment_id == bindparam("where_environment_id"),
-        p.is_default,
+        POPULATION_IS_DEFAULT,
         p.id != bindparam("where_except_id"),
     )
     .values(is_default=False)

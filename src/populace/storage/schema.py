@@ -162,6 +162,12 @@ populations = Table(
     ),
 )
 
+# The predicate of the partial index above, spelled as the index spells it: SQLite renders
+# `populations.c.is_default` as `is_default = 1`, which it cannot match to the index and so
+# scans every population of the environment (measured: 56 user creates/s next to 20k
+# populations, 1,090 with the index).
+POPULATION_IS_DEFAULT = text("populations.is_default")
+
 applications = Table(
     "applications",
     metadata,

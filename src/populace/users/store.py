@@ -14,7 +14,7 @@ from sqlalchemy import Row, bindparam, delete, select, update
 
 from populace.storage.database import Connection
 from populace.storage.prepared import Prepared, insert_many
-from populace.storage.schema import populations, users
+from populace.storage.schema import POPULATION_IS_DEFAULT, populations, users
 
 u = users.c
 
@@ -102,6 +102,6 @@ async def delete_user(conn: Connection, environment_id: str, user_id: str) -> No
 async def default_population_id(conn: Connection, environment_id: str) -> str | None:
     return await conn.scalar(
         select(populations.c.id).where(
-            populations.c.environment_id == environment_id, populations.c.is_default
+            populations.c.environment_id == environment_id, POPULATION_IS_DEFAULT
         )
     )
