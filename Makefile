@@ -30,3 +30,7 @@ test-postgres: install
 	POPULACE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 test: lint test-sqlite test-postgres
+
+# The benchmark suite (see bench/README.md): `make bench`, or `make bench ARGS=--quick`.
+bench: install
+	bench/run $(ARGS)
