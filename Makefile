@@ -22,6 +22,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy src
 
 test-sqlite: install
 	$(BIN)/python -m pytest

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from populace.app import build_app, start
 from populace.bootstrap import AdminCredentials
 from populace.config import Config
-from populace.web import Services
+from populace.services import Services
 from tests.support import Actor, bearer, fetch_token, unique
 
 BASE_URL = "http://populace.test"

@@ -1,5 +1,5 @@
 """Populations over HTTP: create, read, replace, delete, the default flag, validation, the
-delete constraints and who may do what (issue 3, decisions.md)."""
+delete constraints and who may do what (issue 3, docs/compatibility.md)."""
 
 from __future__ import annotations
 

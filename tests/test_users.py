@@ -1,5 +1,6 @@
 """Users over HTTP: create, read, replace, delete, moves between populations, the live
-``userCount``, listing and filtering, and population-scoped admins (issue 4, decisions.md)."""
+``userCount``, listing and filtering, and population-scoped admins (issue 4,
+docs/compatibility.md)."""
 
 from __future__ import annotations
 

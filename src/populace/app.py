@@ -12,29 +12,42 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from populace import __version__
 from populace.applications.api import router as applications_router
-from populace.auth.api import router as auth_router
 from populace.auth.keys import load_key_ring
-from populace.auth.limits import RateLimitMiddleware, rate_limiter
 from populace.auth.secrets import load_secret_box
 from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
 from populace.config import Config
 from populace.configuration.api import router as configuration_router
 from populace.environments.api import router as environments_router
-from populace.errors import ApiError, OAuthError, invalid_request, not_found, service_unavailable
-from populace.openapi import ApiRouter, build_document
+from populace.errors import (
+    ApiError,
+    OAuthError,
+    invalid_request,
+    method_not_allowed,
+    not_found,
+    service_unavailable,
+    unexpected,
+)
+from populace.http.limits import RateLimitMiddleware, rate_limiter
+from populace.http.openapi import build_document
+from populace.http.responses import error_response, json_response
+from populace.http.router import ApiRouter, routes
+from populace.oauth.api import router as oauth_router
+from populace.organizations.api import router as organizations_router
 from populace.populations.api import router as populations_router
+from populace.roles.api import router as roles_router
+from populace.services import Services
 from populace.storage.database import Database, DatabaseUnavailable
 from populace.storage.migrate import deployment_lock, upgrade
 from populace.users.api import router as users_router
-from populace.web import JSONResponse, Services
 
 log = logging.getLogger("populace")
 
@@ -42,20 +55,24 @@ log = logging.getLogger("populace")
 ROUTERS: list[ApiRouter] = [
     populations_router,
     users_router,
-    auth_router,
+    oauth_router,
     environments_router,
     configuration_router,
     applications_router,
+    organizations_router,
+    roles_router,
 ]
+MANAGEMENT_API = "/v1"
+AUTHORIZATION_SERVER = "/{envID}/as"
 
 
 async def start(config: Config) -> tuple[Services, AdminCredentials]:
     """Migrate, bootstrap and load keys: everything a process needs before it serves."""
-    db = Database(config.database_url)
+    db = Database.from_config(config)
     async with deployment_lock(db):
         await upgrade(db)
         async with db.write() as conn:
-            box = await load_secret_box(conn)
+            box = await load_secret_box(conn, config.secret_key)
             keys = await load_key_ring(conn, box)
             admin = await bootstrap(conn, config, box)
     limiter = rate_limiter(config.rate_limit, config.redis_url, db)
@@ -100,7 +117,7 @@ class CorrelationId:
 
         if "\x00" in scope["path"]:
             # No resource has a NUL in its path, and PostgreSQL cannot even compare one.
-            response = _error_response(not_found())
+            response = error_response(not_found())
             await response(scope, receive, send_with_id)
             return
         try:
@@ -109,63 +126,20 @@ class CorrelationId:
             log.debug("unexpected error already answered with 500", exc_info=True)
 
 
-class RateLimited:
-    """Applies the deployment's rate limit, if one is configured, once services are started."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self._limited: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._limited is None:
-            services: Services = self.app.state.services
-            limiter = services.limiter
-            self._limited = (
-                self.app
-                if limiter is None
-                else RateLimitMiddleware(self.app, limiter, services.verifier)
-            )
-        await self._limited(scope, receive, send)
-
-
-def _error_response(error: ApiError) -> Response:
-    return JSONResponse(error.to_json(), status_code=error.status, headers=error.headers or None)
-
-
 async def _api_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return _error_response(exc)
-
-
-async def _oauth_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OAuthError)
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="populace"'
-    return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
-        status_code=exc.status,
-        headers=headers,
-    )
+    assert isinstance(exc, ApiError | OAuthError)
+    return error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405, in PingOne's envelope."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return _error_response(not_found())
+        return error_response(not_found())
     if exc.status_code == 405:
-        error = ApiError(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"The request method {request.method} is not supported for this resource.",
-            headers=dict(exc.headers or {}),
-        )
-        return _error_response(error)
-    return _error_response(invalid_request(str(exc.detail), status=exc.status_code))
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(method_not_allowed(request.method, allowed))
+    return error_response(invalid_request(str(exc.detail), status=exc.status_code))
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -177,21 +151,33 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         and (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated)
     )
     if unavailable:
-        log.warning("database unavailable: %s", exc)
-        return _error_response(service_unavailable())
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(service_unavailable())
     return await _unexpected(request, exc)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
-    return _error_response(
-        ApiError(500, "UNEXPECTED_ERROR", "An unexpected error occurred. Try again later.")
-    )
+    return error_response(unexpected())
 
 
 async def _openapi(request: Request) -> Response:
     document: dict[str, Any] = request.app.state.openapi
-    return JSONResponse(document)
+    return json_response(document)
+
+
+def surfaces() -> list[BaseRoute]:
+    """Each surface is a Mount with its own middleware: the management API (rate-limited per
+    client) and the authorization server of each environment."""
+    return [
+        Mount(
+            MANAGEMENT_API,
+            routes=routes(ROUTERS, MANAGEMENT_API),
+            middleware=[Middleware(RateLimitMiddleware)],
+        ),
+        Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
 
 
 def build_app(services: Services | None = None, config: Config | None = None) -> ASGIApp:
@@ -206,14 +192,12 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
         yield
         await app.state.services.db.dispose()
 
-    routes: list[Any] = [route for router in ROUTERS for route in router.routes()]
-    routes.append(Route("/openapi.json", _openapi, methods=["GET"]))
     app = Starlette(
-        routes=routes,
+        routes=surfaces(),
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,
-            OAuthError: _oauth_error,
+            OAuthError: _api_error,
             HTTPException: _http_error,
             DBAPIError: _database_error,
             DatabaseUnavailable: _database_error,
@@ -225,7 +209,7 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
     app.state.openapi = build_document(ROUTERS, __version__)
     if services is not None:
         app.state.services = services
-    return CorrelationId(RateLimited(app))
+    return CorrelationId(app)
 
 
 def create_app() -> ASGIApp:

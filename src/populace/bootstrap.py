@@ -9,21 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
-
 from populace.applications import store as application_store
 from populace.auth.roles import ORGANIZATION_ADMIN, ScopeType
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.config import Config
-from populace.environments import store as environment_store
+from populace.environments.rules import provision
+from populace.organizations import store as organization_store
+from populace.storage import settings
 from populace.storage.database import Connection
-from populace.storage.schema import (
-    applications,
-    licenses,
-    organizations,
-    role_assignments,
-    settings,
-)
 from populace.wire import is_uuid, new_id, now_ms
 
 ADMIN_ENVIRONMENT_NAME = "Administrators"
@@ -54,21 +47,20 @@ async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str
     environment_id = _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID")
     client_id = _fixed_id(config.admin_client_id, "POPULACE_ADMIN_CLIENT_ID")
     secret = config.admin_client_secret or new_client_secret()
-    await conn.execute(
-        insert(organizations).values(
-            id=organization_id, name="populace", created_at=at, updated_at=at
-        )
+    await organization_store.insert_organization(
+        conn, {"id": organization_id, "name": "populace", "created_at": at, "updated_at": at}
     )
-    await conn.execute(
-        insert(licenses).values(
-            id=license_id,
-            organization_id=organization_id,
-            name="populace",
-            package="INTERNAL",
-            created_at=at,
-        )
+    await organization_store.insert_license(
+        conn,
+        {
+            "id": license_id,
+            "organization_id": organization_id,
+            "name": "populace",
+            "package": "INTERNAL",
+            "created_at": at,
+        },
     )
-    await environment_store.insert_environment(
+    await provision(
         conn,
         {
             "id": environment_id,
@@ -99,31 +91,29 @@ async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str
             "updated_at": at,
         },
     )
-    await conn.execute(
-        insert(role_assignments).values(
-            environment_id=environment_id,
-            id=new_id(),
-            application_id=client_id,
-            role_id=ORGANIZATION_ADMIN.id,
-            scope_type=ScopeType.ORGANIZATION.value,
-            scope_id=organization_id,
-            scope_environment_id=None,
-            created_at=at,
-        )
+    await application_store.insert_assignment(
+        conn,
+        environment_id,
+        client_id,
+        {
+            "role_id": ORGANIZATION_ADMIN.id,
+            "scope_type": ScopeType.ORGANIZATION.value,
+            "scope_id": organization_id,
+            "scope_environment_id": None,
+            "created_at": at,
+        },
     )
-    await conn.execute(
-        insert(settings).values(key=_ADMIN_SETTING, value=f"{environment_id}/{client_id}")
-    )
+    await settings.put(conn, _ADMIN_SETTING, f"{environment_id}/{client_id}")
     return organization_id, environment_id, client_id
 
 
 async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
-    organization_id = await conn.scalar(select(organizations.c.id))
+    organization_id = await organization_store.the_organization_id(conn)
     created = organization_id is None
     if created:
         organization_id, environment_id, client_id = await _create(conn, config, box)
     else:
-        stored = await conn.scalar(select(settings.c.value).where(settings.c.key == _ADMIN_SETTING))
+        stored = await settings.get(conn, _ADMIN_SETTING)
         environment_id, client_id = str(stored).split("/")
     assert organization_id is not None
     app = await application_store.get(conn, environment_id, client_id)
@@ -136,9 +126,5 @@ async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCr
     if config.admin_client_secret and config.admin_client_secret != secret:
         # Scripts that fix the secret in advance must be able to rely on it at every start.
         secret = config.admin_client_secret
-        await conn.execute(
-            update(applications)
-            .where(applications.c.environment_id == environment_id, applications.c.id == client_id)
-            .values(client_secret=box.seal(secret))
-        )
+        await application_store.set_secret(conn, environment_id, client_id, box.seal(secret))
     return AdminCredentials(organization_id, environment_id, client_id, secret, created)

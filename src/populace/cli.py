@@ -96,7 +96,7 @@ def migrate(database: str | None) -> None:
     """Bring the database schema to the newest version."""
 
     async def run() -> None:
-        db = Database(Config.from_environment(database).database_url)
+        db = Database.from_config(Config.from_environment(database))
         async with deployment_lock(db):
             await upgrade(db)
         await db.dispose()
@@ -142,7 +142,7 @@ def import_users_command(
     total = sum(1 for _ in file.open("rb"))
 
     async def run() -> None:
-        db = Database(Config.from_environment(database).database_url)
+        db = Database.from_config(Config.from_environment(database))
         try:
             async with deployment_lock(db):
                 await upgrade(db)

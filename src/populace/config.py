@@ -1,11 +1,16 @@
-"""Settings of one deployment, from command-line options and ``POPULACE_*`` variables."""
+"""Settings of one deployment, from command-line options and ``POPULACE_*`` variables.
+
+Every setting the code reads is a field here, read from the environment in one place; the
+README's table lists each variable.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from populace.storage.database import DEFAULT_DATABASE
+DEFAULT_DATABASE = "populace.db"
+SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +24,19 @@ class Config:
     # Requests per second per client; 0 turns the limit off.
     rate_limit: int = 0
     redis_url: str | None = None
+    # The Fernet key that encrypts secrets at rest; generated once and kept in the database
+    # when unset.
+    secret_key: str | None = None
+    # SQLite's durability: NORMAL survives a process kill, FULL a power loss too.
+    sqlite_synchronous: str = "NORMAL"
+    # PostgreSQL connections kept per process (connections beyond it are closed on return).
+    pg_pool_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
+            raise ValueError(
+                "POPULACE_SQLITE_SYNCHRONOUS must be one of " + ", ".join(SQLITE_SYNCHRONOUS_MODES)
+            )
 
     @classmethod
     def from_environment(cls, database_url: str | None = None) -> Config:
@@ -31,4 +49,7 @@ class Config:
             admin_client_secret=env.get("POPULACE_ADMIN_CLIENT_SECRET") or None,
             rate_limit=int(env.get("POPULACE_RATE_LIMIT", "0")),
             redis_url=env.get("POPULACE_REDIS_URL") or None,
+            secret_key=env.get("POPULACE_SECRET_KEY") or None,
+            sqlite_synchronous=env.get("POPULACE_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+            pg_pool_size=int(env.get("POPULACE_PG_POOL_SIZE", "32")),
         )

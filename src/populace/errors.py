@@ -1,15 +1,30 @@
-"""PingOne's error envelope: ``{id, code, message, details[]}``.
+"""The errors populace answers, and the one place that renders them.
 
-Every error populace answers, from a validation failure to an unknown route, is an
-:class:`ApiError`. Rules raise them below HTTP; one exception handler turns them into responses,
-so the CLI and tests see the same codes and texts as HTTP clients.
+::
+
+    ApiError       PingOne's envelope {id, code, message, details[]}: every error of the
+                   management API, from a validation failure to an unknown route or a 503
+    OAuthError     RFC 6749's {error, error_description}: the authorization server's errors
+
+Rules raise them below HTTP, so the CLI and tests see the same codes and texts as HTTP
+clients. :meth:`ApiError.render` and :meth:`OAuthError.render` are the only renderers: the
+application's exception handlers, the rate-limit middleware and the HTTP protocol layer (which
+answers requests the parser refuses) all send what they return.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+# (status, headers, body): what every layer, from a handler to the protocol, sends.
+Rendered = tuple[int, dict[str, str], bytes]
+_JSON = {"content-type": "application/json"}
 
 # PingOne's own wording, which clients (Terraform, SDKs) match on.
 MSG_INVALID_DATA = (
@@ -21,21 +36,20 @@ MSG_ACTOR_NOT_AUTHORIZED = "The actor attempting to perform the request is not a
 MSG_UNAUTHORIZED = "The request could not be completed. The access token is invalid."
 
 
-@dataclass(frozen=True, slots=True)
-class Detail:
+class Detail(msgspec.Struct, omit_defaults=True, rename="camel"):
     code: str
     message: str
     target: str | None = None
     inner_error: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code}
-        if self.target is not None:
-            out["target"] = self.target
-        out["message"] = self.message
-        if self.inner_error:
-            out["innerError"] = self.inner_error
-        return out
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """PingOne's error envelope, as it goes on the wire."""
+
+    id: str
+    code: str
+    message: str
+    details: list[Detail] | None = None
 
 
 @dataclass(slots=True)
@@ -48,11 +62,11 @@ class ApiError(Exception):
     details: list[Detail] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": str(uuid.uuid4()), "code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = [d.to_json() for d in self.details]
-        return body
+    def body(self) -> ErrorBody:
+        return ErrorBody(str(uuid.uuid4()), self.code, self.message, self.details or None)
+
+    def render(self) -> Rendered:
+        return self.status, {**_JSON, **self.headers}, msgspec.json.encode(self.body())
 
 
 def invalid_data(detail_code: str, target: str | None, message: str, **inner: Any) -> ApiError:
@@ -68,6 +82,13 @@ def invalid_request(message: str, status: int = 400) -> ApiError:
 
 def not_found(message: str = MSG_NOT_FOUND) -> ApiError:
     return ApiError(404, "NOT_FOUND", message)
+
+
+def found(value: T | None) -> T:
+    """``value``, or 404 when the lookup found nothing."""
+    if value is None:
+        raise not_found()
+    return value
 
 
 def constraint_violation(message: str) -> ApiError:
@@ -107,6 +128,19 @@ def service_unavailable(retry_after_seconds: int = 2) -> ApiError:
     )
 
 
+def unexpected() -> ApiError:
+    return ApiError(500, "UNEXPECTED_ERROR", "An unexpected error occurred. Try again later.")
+
+
+def method_not_allowed(method: str, allowed: str) -> ApiError:
+    return ApiError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"The request method {method} is not supported for this resource.",
+        headers={"Allow": allowed},
+    )
+
+
 class OAuthError(Exception):
     """RFC 6749 section 5.2 error at the token endpoint: ``{error, error_description}``."""
 
@@ -115,3 +149,10 @@ class OAuthError(Exception):
         self.status = status
         self.error = error
         self.description = description
+
+    def render(self) -> Rendered:
+        headers = {**_JSON, "Cache-Control": "no-store", "Pragma": "no-cache"}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="populace"'
+        body = {"error": self.error, "error_description": self.description}
+        return self.status, headers, msgspec.json.encode(body)

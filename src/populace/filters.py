@@ -220,8 +220,8 @@ def filter_condition(text: str, fields: Fields) -> ColumnElement[bool]:
     try:
         return compile_filter(parse(text), fields)
     except FilterError as exc:
-        raise _invalid_filter(str(exc)) from None
+        raise invalid_filter(str(exc)) from None
 
 
-def _invalid_filter(reason: str) -> ApiError:
+def invalid_filter(reason: str) -> ApiError:
     return invalid_data("INVALID_FILTER", "filter", f"The filter is not valid: {reason}.")

@@ -13,7 +13,6 @@ import uuid
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from populace.errors import ApiError, invalid_request
-from populace.wire import encode
 
 MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -51,10 +50,10 @@ class HttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         error = self._refusal or invalid_request("The HTTP request is malformed.")
-        body = encode(error.to_json())
+        status, headers, body = error.render()
         head = [
-            b"HTTP/1.1 %d %s\r\n" % (error.status, _REASONS.get(error.status, b"Bad Request")),
-            b"content-type: application/json\r\n",
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Bad Request")),
+            *(b"%s: %s\r\n" % (k.lower().encode(), v.encode()) for k, v in headers.items()),
             b"content-length: %d\r\n" % len(body),
             b"correlation-id: %s\r\n" % str(uuid.uuid4()).encode(),
             b"connection: close\r\n\r\n",

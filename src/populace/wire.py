@@ -34,6 +34,36 @@ class Link(msgspec.Struct):
 Links = dict[str, Link]
 
 
+class Resource(msgspec.Struct, kw_only=True, rename="camel"):
+    """What every PingOne object opens with. Subclasses inherit camelCase on the wire: their
+    attributes are snake_case, their JSON keys PingOne's."""
+
+    links: Links = msgspec.field(name="_links")
+    id: str
+
+
+class InEnvironment(Resource):
+    """An object that lives in an environment."""
+
+    environment: Ref
+
+
+class Urls:
+    """Builds the ``_links`` of a response from the base URL the client used, so links point
+    back the way the client came. Renderers take one; they need nothing else from HTTP."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def api(self, path: str) -> Link:
+        return Link(href=f"{self.base}/v1/{path}")
+
+    def environment(self, environment_id: str, path: str = "") -> Link:
+        return self.api(f"environments/{environment_id}{path}")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -55,10 +85,6 @@ _UUID_RE = re.compile(
 
 def is_uuid(value: str) -> bool:
     return bool(_UUID_RE.match(value))
-
-
-def link(href: str) -> Link:
-    return Link(href=href)
 
 
 _encoder = msgspec.json.Encoder()

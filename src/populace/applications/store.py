@@ -1,57 +1,83 @@
-"""Application and role assignment rows, keyed by environment and id together."""
+"""The ``applications`` and ``role_assignments`` tables: only this module writes them.
+Every lookup is keyed by environment and id together."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from populace.storage.database import Connection
-from populace.storage.schema import applications, environments, populations, role_assignments
+from populace.storage.paging import TableRows
+from populace.storage.prepared import Prepared
+from populace.storage.schema import applications, role_assignments
+from populace.wire import new_id
+
+a = applications.c
+r = role_assignments.c
+
+_APPLICATION = Prepared(
+    select(applications).where(a.environment_id == bindparam("envID"), a.id == bindparam("appID"))
+)
+
+LIST = TableRows(applications, keys={"envID": a.environment_id})
+ASSIGNMENTS = TableRows(
+    role_assignments,
+    keys={"envID": r.environment_id, "appID": r.application_id},
+    parent=_APPLICATION,
+)
 
 
 async def get(conn: Connection, environment_id: str, application_id: str) -> Row[Any] | None:
+    return await _APPLICATION.first(conn, envID=environment_id, appID=application_id)
+
+
+async def insert_application(conn: Connection, values: dict[str, Any]) -> Row[Any]:
     return (
-        await conn.execute(
-            select(applications).where(
-                applications.c.environment_id == environment_id,
-                applications.c.id == application_id,
-            )
-        )
-    ).first()
+        await conn.execute(insert(applications).values(values).returning(*applications.c))
+    ).one()
 
 
-async def insert_application(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(applications).values(values))
+async def set_secret(
+    conn: Connection, environment_id: str, application_id: str, sealed: str
+) -> None:
+    await conn.execute(
+        update(applications)
+        .where(a.environment_id == environment_id, a.id == application_id)
+        .values(client_secret=sealed)
+    )
 
 
 async def delete_application(conn: Connection, environment_id: str, application_id: str) -> bool:
     result = await conn.execute(
-        delete(applications).where(
-            applications.c.environment_id == environment_id, applications.c.id == application_id
-        )
+        delete(applications).where(a.environment_id == environment_id, a.id == application_id)
     )
     return result.rowcount > 0
-
-
-def assignments_of(environment_id: str, application_id: str) -> Any:
-    return select(role_assignments).where(
-        role_assignments.c.environment_id == environment_id,
-        role_assignments.c.application_id == application_id,
-    )
 
 
 async def get_assignment(
     conn: Connection, environment_id: str, application_id: str, assignment_id: str
 ) -> Row[Any] | None:
-    query = assignments_of(environment_id, application_id).where(
-        role_assignments.c.id == assignment_id
+    query = select(role_assignments).where(
+        r.environment_id == environment_id,
+        r.application_id == application_id,
+        r.id == assignment_id,
     )
     return (await conn.execute(query)).first()
 
 
-async def insert_assignment(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(role_assignments).values(values))
+async def insert_assignment(
+    conn: Connection, environment_id: str, application_id: str, values: dict[str, Any]
+) -> Row[Any]:
+    """Grant a role to an application (``values``: role, scope, created_at)."""
+    row = {
+        **values,
+        "environment_id": environment_id,
+        "id": new_id(),
+        "application_id": application_id,
+    }
+    statement = insert(role_assignments).values(row).returning(*role_assignments.c)
+    return (await conn.execute(statement)).one()
 
 
 async def delete_assignment(
@@ -59,24 +85,12 @@ async def delete_assignment(
 ) -> bool:
     result = await conn.execute(
         delete(role_assignments).where(
-            role_assignments.c.environment_id == environment_id,
-            role_assignments.c.application_id == application_id,
-            role_assignments.c.id == assignment_id,
+            r.environment_id == environment_id,
+            r.application_id == application_id,
+            r.id == assignment_id,
         )
     )
     return result.rowcount > 0
-
-
-async def population_environment(
-    conn: Connection, organization_id: str, population_id: str
-) -> str | None:
-    """The environment holding a population, searched within one organization's environments
-    (a role assignment's scope names a population by id only)."""
-    return await conn.scalar(
-        select(populations.c.environment_id)
-        .join(environments, environments.c.id == populations.c.environment_id)
-        .where(environments.c.organization_id == organization_id, populations.c.id == population_id)
-    )
 
 
 async def delete_population_assignments(
@@ -85,7 +99,6 @@ async def delete_population_assignments(
     """Grants scoped to a population go with it."""
     await conn.execute(
         delete(role_assignments).where(
-            role_assignments.c.scope_environment_id == environment_id,
-            role_assignments.c.scope_id == population_id,
+            r.scope_environment_id == environment_id, r.scope_id == population_id
         )
     )

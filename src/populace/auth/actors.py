@@ -1,25 +1,23 @@
-"""Who is calling: the application named by a verified token, with its role assignments."""
+"""Who is calling: the application named by a verified bearer token, with its role assignments."""
 
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, select
-from starlette.requests import Request
 
 from populace.auth.roles import ROLES, Actor, Grant, ScopeType
-from populace.auth.tokens import Claims
+from populace.auth.tokens import Claims, TokenVerifier
 from populace.errors import unauthorized
 from populace.storage.database import Connection
 from populace.storage.prepared import Prepared
 from populace.storage.schema import applications, role_assignments
-from populace.web import header, services
 
 
-def bearer_claims(request: Request) -> Claims:
-    """Verify the request's bearer token (signature, expiry, issuer key) or answer 401."""
-    scheme, _, token = (header(request, b"authorization") or "").partition(" ")
+def bearer_claims(authorization: str | None, verifier: TokenVerifier) -> Claims:
+    """Verify an ``Authorization: Bearer`` header's token (signature, expiry, key) or 401."""
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("A bearer access token is required.")
-    return services(request).verifier.verify(token.strip())
+    return verifier.verify(token.strip())
 
 
 _ACTOR_GRANTS = Prepared(
@@ -69,7 +67,3 @@ async def load_actor(conn: Connection, claims: Claims) -> Actor:
             if row.role_id is not None and row.role_id in ROLES
         ),
     )
-
-
-async def current_actor(request: Request, conn: Connection) -> Actor:
-    return await load_actor(conn, bearer_claims(request))

@@ -47,6 +47,8 @@ class Role:
     description: str
     scopes: frozenset[ScopeType]
     permissions: frozenset[Permission]
+    # The catalog is part of every deployment from its start: listed like a table's rows.
+    created_at: int = 0
 
 
 P = Permission

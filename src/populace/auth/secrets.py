@@ -1,21 +1,20 @@
 """Client secrets and signing keys at rest: encrypted with the deployment key, never plaintext.
 
 PingOne lets an authorized admin read a Worker app's secret back, so a one-way hash cannot
-serve (see decisions.md). The deployment key comes from ``POPULACE_SECRET_KEY`` or, when that is
-not set, is generated once and kept in the database so every process of a deployment shares it.
+serve (see docs/compatibility.md). The deployment key comes from ``POPULACE_SECRET_KEY`` or,
+when that is not set, is generated once and kept in the database so every process of a
+deployment shares it.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 import secrets as _random
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import insert, select
 
+from populace.storage import settings
 from populace.storage.database import Connection
-from populace.storage.schema import settings
 
 _SETTING = "secret_key"
 
@@ -46,13 +45,12 @@ def new_client_secret() -> str:
     return _random.token_urlsafe(48)
 
 
-async def load_secret_box(conn: Connection) -> SecretBox:
-    """The deployment's key: from the environment, or from the database (created once)."""
-    configured = os.environ.get("POPULACE_SECRET_KEY")
+async def load_secret_box(conn: Connection, configured: str | None) -> SecretBox:
+    """The deployment's key: the configured one, or the database's (created once)."""
     if configured:
         return SecretBox(configured.encode())
-    stored = await conn.scalar(select(settings.c.value).where(settings.c.key == _SETTING))
+    stored = await settings.get(conn, _SETTING)
     if stored is None:
         stored = Fernet.generate_key().decode()
-        await conn.execute(insert(settings).values(key=_SETTING, value=stored))
+        await settings.put(conn, _SETTING, stored)
     return SecretBox(stored.encode())

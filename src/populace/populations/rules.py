@@ -1,6 +1,7 @@
 """Population rules, below HTTP: validation, the one-default invariant, the delete constraints.
 
-The CLI, the tests and the HTTP handlers all go through these functions.
+Every rule takes the :class:`Access` the guard granted; the HTTP handlers, and any other caller,
+go through these functions.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row
 
-from populace.applications.store import delete_population_assignments
-from populace.auth.roles import Actor, Permission
+from populace.applications import store as application_store
+from populace.auth.guard import Access
 from populace.configuration import store as configuration
 from populace.environments import store as environment_store
-from populace.environments.rules import authorize, clean_name, duplicate_name
-from populace.errors import constraint_violation, invalid_data, not_found
+from populace.errors import constraint_violation, found, invalid_data, not_found
+from populace.names import clean_name, duplicate_name
 from populace.populations import store
-from populace.storage.database import Connection, violates
+from populace.storage.database import Connection, unique_or
 from populace.wire import new_id, now_ms
 
 MAX_DESCRIPTION = 1024
@@ -110,8 +111,8 @@ async def _validated(
         "alternative_identifiers": _alternative_identifiers(body.alternative_identifiers),
         "password_policy_id": body.password_policy_id,
     }
-    if body.password_policy_id is not None and not await configuration.exists(
-        conn, configuration.password_policies, environment_id, body.password_policy_id
+    if body.password_policy_id is not None and not await configuration.policy_exists(
+        conn, environment_id, body.password_policy_id
     ):
         raise invalid_data(
             "INVALID_VALUE",
@@ -121,7 +122,7 @@ async def _validated(
     if body.theme_id is None:
         # The environment's default theme is materialized, so reads need no second lookup.
         values["theme_id"] = await configuration.default_theme_id(conn, environment_id)
-    elif await configuration.exists(conn, configuration.themes, environment_id, body.theme_id):
+    elif await configuration.theme_exists(conn, environment_id, body.theme_id):
         values["theme_id"] = body.theme_id
     else:
         raise invalid_data(
@@ -133,66 +134,54 @@ async def _validated(
 
 
 async def _write(
-    conn: Connection,
-    environment_id: str,
-    population_id: str,
-    values: dict[str, Any],
-    *,
-    insert: bool,
-) -> None:
-    """Write a population; ``default: true`` takes the flag from every other population in the
-    same transaction, under the environment lock, so concurrent flips leave exactly one."""
+    conn: Connection, environment_id: str, population_id: str, values: dict[str, Any]
+) -> Row[Any] | None:
+    """Write a population (insert when ``values`` carries its id, else update) and return it
+    as stored. ``default: true`` takes the flag from every other population in the same
+    transaction, under the environment lock, so concurrent flips leave exactly one."""
     if values["is_default"]:
         await environment_store.lock(conn, environment_id)
         await store.clear_default(conn, environment_id, except_id=population_id)
-    try:
-        async with conn.begin_nested():
-            if insert:
-                await store.insert_population(conn, values)
-            else:
-                await store.update_population(conn, environment_id, population_id, values)
-    except IntegrityError as error:
-        # Another client took the name between our check and our write. Any other constraint
-        # failing here is a bug, not the client's duplicate name: let it surface as a 500.
-        if not violates(error, "name_key"):
-            raise
-        raise duplicate_name() from None
+    with unique_or("name_key", duplicate_name):
+        if "id" in values:
+            return await store.insert_population(conn, values)
+        return await store.update_population(conn, environment_id, population_id, values)
 
 
-async def create_population(
-    conn: Connection, actor: Actor, environment_id: str, body: PopulationInput
-) -> Any:
-    """Create a population; returns it as written (the shape of a row read back)."""
-    await authorize(conn, actor, Permission.POPULATION_CREATE, environment_id)
+async def create_population(conn: Connection, access: Access, body: PopulationInput) -> Row[Any]:
+    environment_id = access.environment
     values = await _validated(conn, environment_id, body)
     population_id, at = new_id(), now_ms()
     values.update(
         environment_id=environment_id, id=population_id, user_count=0, created_at=at, updated_at=at
     )
-    await _write(conn, environment_id, population_id, values, insert=True)
-    return store.as_row(values)
+    row = await _write(conn, environment_id, population_id, values)
+    assert row is not None, "an insert returns its row"
+    return row
+
+
+async def read_population(conn: Connection, access: Access, population_id: str) -> Row[Any]:
+    access.require(population_id)
+    return found(await store.get(conn, access.environment, population_id))
 
 
 async def update_population(
-    conn: Connection,
-    actor: Actor,
-    environment_id: str,
-    population_id: str,
-    body: PopulationInput,
-) -> None:
+    conn: Connection, access: Access, population_id: str, body: PopulationInput
+) -> Row[Any]:
     """PUT: a full replace. What the body omits is cleared; omitted ``default`` means false."""
-    await authorize(conn, actor, Permission.POPULATION_UPDATE, environment_id, population_id)
+    environment_id = access.environment
     if await store.get(conn, environment_id, population_id) is None:
         raise not_found()
     values = await _validated(conn, environment_id, body, except_id=population_id)
     values["updated_at"] = now_ms()
-    await _write(conn, environment_id, population_id, values, insert=False)
+    row = await _write(conn, environment_id, population_id, values)
+    if row is None:  # deleted by another client since we looked
+        raise not_found()
+    return row
 
 
-async def delete_population(
-    conn: Connection, actor: Actor, environment_id: str, population_id: str
-) -> None:
-    await authorize(conn, actor, Permission.POPULATION_DELETE, environment_id, population_id)
+async def delete_population(conn: Connection, access: Access, population_id: str) -> None:
+    environment_id = access.environment
     # The environment lock makes "not the last one" hold against concurrent deletes; the row
     # lock makes "no users" hold against a concurrent user create or move.
     await environment_store.lock(conn, environment_id)
@@ -213,5 +202,5 @@ async def delete_population(
             "The request could not be completed. The population contains users; move or delete "
             "them first."
         )
-    await delete_population_assignments(conn, environment_id, population_id)
+    await application_store.delete_population_assignments(conn, environment_id, population_id)
     await store.delete_population(conn, environment_id, population_id)

@@ -1,43 +1,32 @@
-"""Population rows. Every statement names the environment and the id together."""
+"""The ``populations`` table, and only this module writes it: populations themselves, the
+default population of a new environment, and the ``user_count`` every user change adjusts.
+
+Every statement names the environment and the id together.
+"""
 
 from __future__ import annotations
 
-from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 
+from populace.filters import exact_field, text_field
+from populace.names import name_key
 from populace.storage.database import Connection
-from populace.storage.prepared import Prepared
-from populace.storage.schema import POPULATION_IS_DEFAULT, populations
+from populace.storage.paging import TableRows
+from populace.storage.prepared import ByKey, Prepared
+from populace.storage.schema import POPULATION_IS_DEFAULT, environments, populations
 
 p = populations.c
 
-
-# A written population, shaped like a row read back (answers a POST without a second query).
-WrittenPopulation = namedtuple("WrittenPopulation", [c.key for c in populations.c])  # type: ignore[misc]
-
-
-def as_row(values: dict[str, Any]) -> Any:
-    return WrittenPopulation(**{**values, "name_key": name_key(values["name"])})
-
-
-def name_key(name: str) -> str:
-    return name.casefold()
-
-
-_BY_ID = select(populations).where(
-    p.environment_id == bindparam("environment_id"), p.id == bindparam("population_id")
+LIST = TableRows(
+    populations,
+    keys={"envID": p.environment_id},
+    filters={"id": exact_field(p.id), "name": text_field(p.name_key, fold=True)},
+    limited_by=p.id,
 )
-_GET = Prepared(_BY_ID)
-_GET_FOR_UPDATE = Prepared(_BY_ID.with_for_update())
 
-
-async def get(
-    conn: Connection, environment_id: str, population_id: str, *, for_update: bool = False
-) -> Row[Any] | None:
-    query = _GET_FOR_UPDATE if for_update else _GET
-    return await query.first(conn, environment_id=environment_id, population_id=population_id)
+get = ByKey(populations).get
 
 
 _NAME_TAKEN = Prepared(
@@ -56,6 +45,16 @@ async def name_taken(
         conn, environment_id=environment_id, name_key=name_key(name), except_id=except_id or ""
     )
     return found is not None
+
+
+_DEFAULT_ID = Prepared(
+    select(p.id).where(p.environment_id == bindparam("environment_id"), POPULATION_IS_DEFAULT)
+)
+
+
+async def default_id(conn: Connection, environment_id: str) -> str | None:
+    found: str | None = await _DEFAULT_ID.scalar(conn, environment_id=environment_id)
+    return found
 
 
 # Parameters of UPDATE statements must not be named like a column of the table.
@@ -77,20 +76,25 @@ async def clear_default(conn: Connection, environment_id: str, except_id: str) -
 
 
 # Prebuilt statements: building Core DML per request cost more than running it (profiled).
-_INSERT = insert(populations)
-_UPDATE = update(populations).where(
-    p.environment_id == bindparam("where_environment_id"), p.id == bindparam("where_id")
+# RETURNING answers a write with the row as stored, in the same statement.
+_INSERT = insert(populations).returning(*populations.c)
+_UPDATE = (
+    update(populations)
+    .where(p.environment_id == bindparam("where_environment_id"), p.id == bindparam("where_id"))
+    .returning(*populations.c)
 )
 
 
-async def insert_population(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(_INSERT, {**values, "name_key": name_key(values["name"])})
+async def insert_population(conn: Connection, values: dict[str, Any]) -> Row[Any]:
+    result = await conn.execute(_INSERT, {**values, "name_key": name_key(values["name"])})
+    return result.one()
 
 
 async def update_population(
     conn: Connection, environment_id: str, population_id: str, values: dict[str, Any]
-) -> None:
-    await conn.execute(
+) -> Row[Any] | None:
+    """Write new values; None when the population is gone."""
+    result = await conn.execute(
         _UPDATE,
         {
             **values,
@@ -99,12 +103,19 @@ async def update_population(
             "where_id": population_id,
         },
     )
+    return result.first()
 
 
 async def delete_population(conn: Connection, environment_id: str, population_id: str) -> None:
     await conn.execute(
         delete(populations).where(p.environment_id == environment_id, p.id == population_id)
     )
+
+
+async def all_in_environment(conn: Connection, environment_id: str) -> list[Row[Any]]:
+    """Every population of an environment: id and default flag (for the import)."""
+    query = select(p.id, p.is_default).where(p.environment_id == environment_id)
+    return list((await conn.execute(query)).all())
 
 
 async def count_in_environment(conn: Connection, environment_id: str) -> int:
@@ -114,3 +125,28 @@ async def count_in_environment(conn: Connection, environment_id: str) -> int:
         )
         or 0
     )
+
+
+async def add_to_count(
+    conn: Connection, environment_id: str, population_id: str, delta: int
+) -> bool:
+    """Adjust a population's user count with ``user_count = user_count + delta``: atomic on
+    both databases, so concurrent creates, moves and deletes from several processes keep it
+    exact, and reading a population never counts users. False when the population is gone."""
+    result = await conn.execute(
+        update(populations)
+        .where(p.environment_id == environment_id, p.id == population_id)
+        .values(user_count=p.user_count + delta)
+    )
+    return result.rowcount == 1
+
+
+async def environment_of(conn: Connection, organization_id: str, population_id: str) -> str | None:
+    """The environment holding a population, searched within one organization's environments
+    (a role assignment's scope names a population by id only)."""
+    found: str | None = await conn.scalar(
+        select(p.environment_id)
+        .join(environments, environments.c.id == p.environment_id)
+        .where(environments.c.organization_id == organization_id, p.id == population_id)
+    )
+    return found

@@ -20,11 +20,11 @@ kill (it is in the WAL before the call returns) but the last commits may be lost
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Executable, ScalarResult, create_engine, event
@@ -32,7 +32,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-DEFAULT_DATABASE = "populace.db"
+if TYPE_CHECKING:
+    from populace.config import Config
+    from populace.errors import ApiError
+
 T = TypeVar("T")
 
 
@@ -54,11 +57,44 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached; the request may be retried later (503)."""
 
 
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>.*)")
+_POSTGRES_KEY = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+
+
+def unique_columns(error: IntegrityError) -> set[str]:
+    """The columns of the unique constraint an integrity error broke (empty for any other
+    kind of integrity error). SQLite lists them in its message ("UNIQUE constraint failed:
+    t.a, t.b"); PostgreSQL in the error's detail ("Key (a, b)=(...) already exists")."""
+    cause = error.orig.__cause__ if error.orig is not None else None
+    if getattr(cause, "sqlstate", None) == "23505":
+        match = _POSTGRES_KEY.search(getattr(cause, "detail", None) or "")
+        names = match.group("columns").split(", ") if match else []
+        return set(names)
+    match = _SQLITE_UNIQUE.search(str(error.orig))
+    if match is None:
+        return set()
+    return {name.rpartition(".")[2] for name in match.group("columns").split(", ")}
+
+
 def violates(error: IntegrityError, column: str) -> bool:
-    """Did this integrity error come from the unique constraint on ``column``? Both SQLite
-    ("UNIQUE constraint failed: t.a, t.column") and PostgreSQL (the constraint's name, which
-    the naming convention builds from its columns) name it."""
-    return column in str(error.orig)
+    """Did this integrity error come from a unique constraint on ``column``?"""
+    return column in unique_columns(error)
+
+
+@contextmanager
+def unique_or(column: str, duplicate: Callable[[], ApiError]) -> Iterator[None]:
+    """Turn a violation of the unique constraint on ``column`` into ``duplicate()`` (PingOne's
+    400 UNIQUENESS_VIOLATION): another client took the value between our check and our write.
+    Any other integrity error is a bug, not the client's duplicate, and surfaces as a 500.
+
+    No savepoint is needed: the error ends the request, and the transaction rolls back whole.
+    """
+    try:
+        yield
+    except IntegrityError as error:
+        if not violates(error, column):
+            raise
+        raise duplicate() from None
 
 
 def normalize_url(url: str) -> str:
@@ -118,10 +154,7 @@ def _is_busy(error: OperationalError) -> bool:
 class _SQLite:
     BUSY_RETRY_SECONDS = 30.0
 
-    def __init__(self, url: str) -> None:
-        synchronous = os.environ.get("POPULACE_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError("POPULACE_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+    def __init__(self, url: str, synchronous: str) -> None:
         # Connections are used only from the event loop's thread; overflow never blocks.
         self.engine = create_engine(
             url, pool_size=8, max_overflow=-1, connect_args={"check_same_thread": False}
@@ -194,21 +227,29 @@ class _SQLite:
 class Database:
     """Read and write transactions over SQLite or PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pg_pool_size: int = 32):
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
-            self._sqlite: _SQLite | None = _SQLite(self.url)
+            self._sqlite: _SQLite | None = _SQLite(self.url, sqlite_synchronous)
         else:
             self._sqlite = None
             # Connections beyond pool_size are closed on return, so a pool smaller than the
             # usual concurrency reconnects per request (measured: 800 GETs/s instead of ~3k).
-            pool_size = int(os.environ.get("POPULACE_PG_POOL_SIZE", "32"))
+            pool_size = pg_pool_size
             self._engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=8, pool_recycle=3600
             )
             # Reads need no BEGIN/COMMIT round trips: each statement sees the latest commit.
             self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @classmethod
+    def from_config(cls, config: Config) -> Database:
+        return cls(
+            config.database_url,
+            sqlite_synchronous=config.sqlite_synchronous,
+            pg_pool_size=config.pg_pool_size,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:

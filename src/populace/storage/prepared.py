@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, Table
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Dialect
 
 from populace.storage.database import Connection, DatabaseUnavailable, InlineConnection
@@ -88,6 +88,25 @@ class Prepared:
     async def scalar(self, conn: Connection, **params: Any) -> Any:
         row = await self.first(conn, **params)
         return None if row is None else row[0]
+
+
+class ByKey:
+    """A row of an environment's table looked up by environment and id together, optionally
+    locked until the transaction ends (``FOR UPDATE``)."""
+
+    def __init__(self, table: Table) -> None:
+        query = select(table).where(
+            table.c.environment_id == bindparam("environment_id"),
+            table.c.id == bindparam("row_id"),
+        )
+        self._plain = Prepared(query)
+        self._locked = Prepared(query.with_for_update())
+
+    async def get(
+        self, conn: Connection, environment_id: str, row_id: str, *, for_update: bool = False
+    ) -> Any:
+        query = self._locked if for_update else self._plain
+        return await query.first(conn, environment_id=environment_id, row_id=row_id)
 
 
 async def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

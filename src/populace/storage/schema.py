@@ -46,6 +46,26 @@ def folded_text(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+def _environment_fk() -> ForeignKey:
+    return ForeignKey("environments.id", ondelete="CASCADE")
+
+
+def _in_environment() -> tuple[Column[str], Column[str]]:
+    """The composite key ``(environment_id, id)`` of every object that lives in an
+    environment; the environment's deletion cascades to it."""
+    return (
+        Column("environment_id", ID, _environment_fk(), primary_key=True),
+        Column("id", ID, primary_key=True),
+    )
+
+
+def _times() -> tuple[Column[int], Column[int]]:
+    return (
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+    )
+
+
 settings = Table(
     "settings",
     metadata,
@@ -66,8 +86,7 @@ organizations = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("name", String(256), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
 )
 
 licenses = Table(
@@ -91,47 +110,37 @@ environments = Table(
     Column("type", String(16), nullable=False),
     Column("region", String(8), nullable=False),
     Column("license_id", ID, ForeignKey("licenses.id"), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
     UniqueConstraint("organization_id", "name_key"),
     Index(None, "organization_id", "created_at", "id"),
 )
 
 
-def _environment_fk() -> ForeignKey:
-    return ForeignKey("environments.id", ondelete="CASCADE")
-
-
 password_policies = Table(
     "password_policies",
     metadata,
-    Column("environment_id", ID, _environment_fk(), primary_key=True),
-    Column("id", ID, primary_key=True),
+    *_in_environment(),
     Column("name", String(256), nullable=False),
     Column("description", Text),
     Column("is_default", Boolean, nullable=False),
     Column("settings", JSON, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
 )
 
 themes = Table(
     "themes",
     metadata,
-    Column("environment_id", ID, _environment_fk(), primary_key=True),
-    Column("id", ID, primary_key=True),
+    *_in_environment(),
     Column("template", String(64), nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("configuration", JSON, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
 )
 
 populations = Table(
     "populations",
     metadata,
-    Column("environment_id", ID, _environment_fk(), primary_key=True),
-    Column("id", ID, primary_key=True),
+    *_in_environment(),
     Column("name", String(256), nullable=False),
     # casefolded name: uniqueness and the case-insensitive eq/sw filters use this column
     Column("name_key", folded_text(1024), nullable=False),
@@ -143,8 +152,7 @@ populations = Table(
     Column("alternative_identifiers", JSON),
     # kept in the same transaction as every user insert, move and delete: O(1) reads
     Column("user_count", BigInteger, nullable=False, server_default="0"),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
     UniqueConstraint("environment_id", "name_key"),
     ForeignKeyConstraint(
         ["environment_id", "password_policy_id"],
@@ -171,8 +179,7 @@ POPULATION_IS_DEFAULT = text("populations.is_default")
 applications = Table(
     "applications",
     metadata,
-    Column("environment_id", ID, _environment_fk(), primary_key=True),
-    Column("id", ID, primary_key=True),
+    *_in_environment(),
     Column("name", String(256), nullable=False),
     Column("description", Text),
     Column("enabled", Boolean, nullable=False),
@@ -181,8 +188,7 @@ applications = Table(
     Column("grant_types", JSON, nullable=False),
     Column("token_endpoint_auth_method", String(32), nullable=False),
     Column("client_secret", Text, nullable=False),  # encrypted with the deployment key
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
     Index(None, "environment_id", "created_at", "id"),
 )
 
@@ -211,8 +217,7 @@ role_assignments = Table(
 users = Table(
     "users",
     metadata,
-    Column("environment_id", ID, _environment_fk(), primary_key=True),
-    Column("id", ID, primary_key=True),
+    *_in_environment(),
     Column("population_id", ID, nullable=False),
     Column("username", String(128), nullable=False),
     # casefolded copies: case-insensitive uniqueness and eq/sw filters, served by indexes
@@ -226,8 +231,7 @@ users = Table(
     Column("name_middle", String(256)),
     Column("name_formatted", String(512)),
     Column("enabled", Boolean, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    *_times(),
     ForeignKeyConstraint(
         ["environment_id", "population_id"], ["populations.environment_id", "populations.id"]
     ),

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from populace.errors import ApiError, invalid_data
+from populace.populations import store as population_store
 from populace.storage.database import Database
-from populace.storage.schema import populations
 from populace.users import rules, store
-from populace.users.api import UserBody
+from populace.users.wire import UserBody
 from populace.wire import decode_body, new_id, now_ms
 
 BATCH_SIZE = 5000
@@ -107,13 +105,7 @@ class _Loader:
 
     async def prepare(self) -> None:
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(populations.c.id, populations.c.is_default).where(
-                        populations.c.environment_id == self.environment_id
-                    )
-                )
-            ).all()
+            rows = await population_store.all_in_environment(conn, self.environment_id)
         if not rows:
             raise ValueError(
                 f"environment {self.environment_id} does not exist or has no populations"
@@ -181,7 +173,9 @@ class _Loader:
             if rows:
                 await store.insert_users(conn, rows)
                 for population_id, added in Counter(r["population_id"] for r in rows).items():
-                    await store.add_to_count(conn, self.environment_id, population_id, added)
+                    await population_store.add_to_count(
+                        conn, self.environment_id, population_id, added
+                    )
         self.report.imported += len(rows)
 
 

@@ -1,4 +1,4 @@
-"""User rules, below HTTP: validation, default population, moves, population-scoped admins.
+"""User rules, below HTTP: validation, the default population, moves, population-scoped admins.
 
 The import command validates rows with :func:`checked` too, so a row the API would refuse is
 refused by the import with the same message.
@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
 
-from populace.auth.roles import Actor, Permission
-from populace.environments.rules import authorize_population_scope
-from populace.errors import ApiError, forbidden, invalid_data, not_found
+from populace.auth.guard import Access
+from populace.errors import ApiError, found, invalid_data, not_found
 from populace.populations import store as population_store
-from populace.storage.database import Connection, violates
+from populace.storage.database import Connection, unique_or
 from populace.users import store
 from populace.wire import new_id, now_ms
 
@@ -80,12 +78,20 @@ def duplicate_username() -> ApiError:
     return invalid_data("UNIQUENESS_VIOLATION", "username", "'username' is already in use.")
 
 
+async def _unique_username(
+    conn: Connection, environment_id: str, username: str, except_id: str | None = None
+) -> None:
+    key = store.username_key(username)
+    if await store.usernames_taken(conn, environment_id, [key], except_id=except_id):
+        raise duplicate_username()
+
+
 async def resolve_population(
     conn: Connection, environment_id: str, population_id: str | None
 ) -> str:
     """The population a new user joins: the one named, else the environment's default."""
     if population_id is None:
-        default = await store.default_population_id(conn, environment_id)
+        default = await population_store.default_id(conn, environment_id)
         if default is None:
             raise invalid_data(
                 "REQUIRED_VALUE",
@@ -102,79 +108,47 @@ async def resolve_population(
     return population_id
 
 
-def _require_in_scope(scope: set[str] | None, population_id: str) -> None:
-    if scope is not None and population_id not in scope:
-        raise forbidden()
-
-
-async def create_user(conn: Connection, actor: Actor, environment_id: str, body: UserInput) -> str:
-    scope = await authorize_population_scope(conn, actor, Permission.USER_CREATE, environment_id)
+async def create_user(conn: Connection, access: Access, body: UserInput) -> Row[Any]:
+    environment_id = access.environment
     values = checked(body)
     # Scope first: a population-scoped admin must not learn which other populations exist.
     if body.population_id is not None:
-        _require_in_scope(scope, body.population_id)
+        access.require(body.population_id)
     population_id = await resolve_population(conn, environment_id, body.population_id)
-    _require_in_scope(scope, population_id)
-    if await store.usernames_taken(conn, environment_id, [values["username"].casefold()]):
-        raise duplicate_username()
-    user_id, at = new_id(), now_ms()
+    access.require(population_id)
+    await _unique_username(conn, environment_id, values["username"])
     # Count first: the population row is locked from here on, so it cannot be deleted under us.
-    if not await store.add_to_count(conn, environment_id, population_id, +1):
+    if not await population_store.add_to_count(conn, environment_id, population_id, +1):
         raise not_found()
-    try:
-        async with conn.begin_nested():
-            await store.insert_users(
-                conn,
-                [
-                    {
-                        **values,
-                        "environment_id": environment_id,
-                        "id": user_id,
-                        "population_id": population_id,
-                        "created_at": at,
-                        "updated_at": at,
-                    }
-                ],
-            )
-    except IntegrityError as error:
-        if not violates(error, "username_key"):
-            raise
-        raise duplicate_username() from None
-    return user_id
+    at = now_ms()
+    with unique_or("username_key", duplicate_username):
+        return await store.insert_user(
+            conn,
+            {
+                **values,
+                "environment_id": environment_id,
+                "id": new_id(),
+                "population_id": population_id,
+                "created_at": at,
+                "updated_at": at,
+            },
+        )
 
 
-async def _visible_user(
-    conn: Connection,
-    actor: Actor,
-    permission: Permission,
-    environment_id: str,
-    user_id: str,
-    *,
-    for_update: bool = False,
-) -> tuple[Row[Any], set[str] | None]:
+async def read_user(
+    conn: Connection, access: Access, user_id: str, *, for_update: bool = False
+) -> Row[Any]:
     """A user the actor may act on. Outside a population-scoped actor's populations a user is
     reported as not found, so ids cannot be probed."""
-    scope = await authorize_population_scope(
-        conn, actor, permission, environment_id, check_environment=False
-    )
-    row = await store.get(conn, environment_id, user_id, for_update=for_update)
-    if row is None or (scope is not None and row.population_id not in scope):
+    row = await store.get(conn, access.environment, user_id, for_update=for_update)
+    if row is None or not access.covers(row.population_id):
         raise not_found()
-    return row, scope
-
-
-async def read_user(conn: Connection, actor: Actor, environment_id: str, user_id: str) -> Row[Any]:
-    row, _ = await _visible_user(conn, actor, Permission.USER_READ, environment_id, user_id)
     return row
 
 
-async def replace_user(
-    conn: Connection, actor: Actor, environment_id: str, user_id: str, body: UserInput
-) -> None:
+async def replace_user(conn: Connection, access: Access, user_id: str, body: UserInput) -> Row[Any]:
     """PUT replaces the user's attributes; the population changes only through a move."""
-    row, _ = await _visible_user(
-        conn, actor, Permission.USER_UPDATE, environment_id, user_id, for_update=True
-    )
+    row = await read_user(conn, access, user_id, for_update=True)
     values = checked(body)
     if body.population_id is not None and body.population_id != row.population_id:
         raise invalid_data(
@@ -182,45 +156,33 @@ async def replace_user(
             "population.id",
             "A user's population changes only through PUT .../users/{userID}/population.",
         )
-    if await store.usernames_taken(
-        conn, environment_id, [values["username"].casefold()], except_id=user_id
-    ):
-        raise duplicate_username()
-    try:
-        async with conn.begin_nested():
-            await store.update_user(
-                conn, environment_id, user_id, {**values, "updated_at": now_ms()}
-            )
-    except IntegrityError as error:
-        if not violates(error, "username_key"):
-            raise
-        raise duplicate_username() from None
+    await _unique_username(conn, access.environment, values["username"], except_id=user_id)
+    with unique_or("username_key", duplicate_username):
+        stored = await store.replace_user(
+            conn, access.environment, user_id, {**values, "updated_at": now_ms()}
+        )
+    return found(stored)
 
 
-async def delete_user(conn: Connection, actor: Actor, environment_id: str, user_id: str) -> None:
-    row, _ = await _visible_user(
-        conn, actor, Permission.USER_DELETE, environment_id, user_id, for_update=True
-    )
-    await store.delete_user(conn, environment_id, user_id)
-    await store.add_to_count(conn, environment_id, row.population_id, -1)
+async def delete_user(conn: Connection, access: Access, user_id: str) -> None:
+    row = await read_user(conn, access, user_id, for_update=True)
+    await store.delete_user(conn, access.environment, user_id)
+    await population_store.add_to_count(conn, access.environment, row.population_id, -1)
 
 
-async def move_user(
-    conn: Connection, actor: Actor, environment_id: str, user_id: str, population_id: str
-) -> None:
+async def move_user(conn: Connection, access: Access, user_id: str, population_id: str) -> Row[Any]:
     """Move a user; both populations' counts change in this transaction. Needs rights on the
     source and on the target population."""
-    row, scope = await _visible_user(
-        conn, actor, Permission.USER_UPDATE, environment_id, user_id, for_update=True
-    )
+    environment_id = access.environment
+    row = await read_user(conn, access, user_id, for_update=True)
     source = row.population_id
-    _require_in_scope(scope, population_id)  # before existence: no oracle
+    access.require(population_id)  # before existence: no oracle
     if await population_store.get(conn, environment_id, population_id) is None:
         raise invalid_data("INVALID_VALUE", "id", "'id' names no population of this environment.")
     if source == population_id:
-        return
+        return row
     # Adjust counts in a fixed order, so two opposite moves cannot deadlock.
     for pop, delta in sorted(((source, -1), (population_id, +1))):
-        if not await store.add_to_count(conn, environment_id, pop, delta):
+        if not await population_store.add_to_count(conn, environment_id, pop, delta):
             raise not_found()
-    await store.set_population(conn, environment_id, user_id, population_id, now_ms())
+    return found(await store.set_population(conn, environment_id, user_id, population_id, now_ms()))

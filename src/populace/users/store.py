@@ -1,22 +1,39 @@
-"""User rows, and the population ``user_count`` kept in the same transaction as every change.
-
-Counts are adjusted with ``UPDATE ... SET user_count = user_count + n``: atomic on both
-databases, so concurrent creates, moves and deletes from several processes keep them exact,
-and reading a population never counts users.
-"""
+"""The ``users`` table. A user's population keeps its ``user_count`` in the same transaction as
+every change here (``populations.store.add_to_count``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
+from populace.filters import boolean_field, exact_field, text_field
 from populace.storage.database import Connection
-from populace.storage.prepared import Prepared, insert_many
-from populace.storage.schema import POPULATION_IS_DEFAULT, populations, users
+from populace.storage.paging import TableRows
+from populace.storage.prepared import ByKey, insert_many
+from populace.storage.schema import users
 
 u = users.c
+
+LIST = TableRows(
+    users,
+    keys={"envID": u.environment_id},
+    filters={
+        "id": exact_field(u.id),
+        "population.id": exact_field(u.population_id),
+        "username": text_field(u.username_key, fold=True),
+        "email": text_field(u.email_key, fold=True),
+        "name.given": text_field(u.name_given_key, fold=True),
+        "name.family": text_field(u.name_family_key, fold=True),
+        "enabled": boolean_field(u.enabled),
+    },
+    limited_by=u.population_id,
+)
+
+
+def username_key(username: str) -> str:
+    return username.casefold()
 
 
 def keyed(values: dict[str, Any]) -> dict[str, Any]:
@@ -27,25 +44,14 @@ def keyed(values: dict[str, Any]) -> dict[str, Any]:
 
     return {
         **values,
-        "username_key": values["username"].casefold(),
+        "username_key": username_key(values["username"]),
         "email_key": values["email"].casefold(),
         "name_given_key": fold(values.get("name_given")),
         "name_family_key": fold(values.get("name_family")),
     }
 
 
-_BY_ID = select(users).where(
-    u.environment_id == bindparam("environment_id"), u.id == bindparam("user_id")
-)
-_GET = Prepared(_BY_ID)
-_GET_FOR_UPDATE = Prepared(_BY_ID.with_for_update())
-
-
-async def get(
-    conn: Connection, environment_id: str, user_id: str, *, for_update: bool = False
-) -> Row[Any] | None:
-    query = _GET_FOR_UPDATE if for_update else _GET
-    return await query.first(conn, environment_id=environment_id, user_id=user_id)
+get = ByKey(users).get
 
 
 async def usernames_taken(
@@ -59,49 +65,41 @@ async def usernames_taken(
     return set((await conn.scalars(query)).all())
 
 
-async def add_to_count(
-    conn: Connection, environment_id: str, population_id: str, delta: int
-) -> bool:
-    """Adjust a population's user count; False when the population does not exist (any more)."""
-    result = await conn.execute(
-        update(populations)
-        .where(populations.c.environment_id == environment_id, populations.c.id == population_id)
-        .values(user_count=populations.c.user_count + delta)
-    )
-    return result.rowcount == 1
+_INSERT = insert(users).returning(*users.c)
+
+
+async def insert_user(conn: Connection, values: dict[str, Any]) -> Row[Any]:
+    return (await conn.execute(_INSERT, keyed(values))).one()
 
 
 async def insert_users(conn: Connection, rows: list[dict[str, Any]]) -> None:
     await insert_many(conn, users, [keyed(row) for row in rows])
 
 
-async def update_user(
+async def _update(
     conn: Connection, environment_id: str, user_id: str, values: dict[str, Any]
-) -> None:
-    await conn.execute(
+) -> Row[Any] | None:
+    statement = (
         update(users)
         .where(u.environment_id == environment_id, u.id == user_id)
-        .values(keyed(values))
+        .values(values)
+        .returning(*users.c)
     )
+    return (await conn.execute(statement)).first()
+
+
+async def replace_user(
+    conn: Connection, environment_id: str, user_id: str, values: dict[str, Any]
+) -> Row[Any] | None:
+    return await _update(conn, environment_id, user_id, keyed(values))
 
 
 async def set_population(
     conn: Connection, environment_id: str, user_id: str, population_id: str, at: int
-) -> None:
-    await conn.execute(
-        update(users)
-        .where(u.environment_id == environment_id, u.id == user_id)
-        .values(population_id=population_id, updated_at=at)
-    )
+) -> Row[Any] | None:
+    values = {"population_id": population_id, "updated_at": at}
+    return await _update(conn, environment_id, user_id, values)
 
 
 async def delete_user(conn: Connection, environment_id: str, user_id: str) -> None:
     await conn.execute(delete(users).where(u.environment_id == environment_id, u.id == user_id))
-
-
-async def default_population_id(conn: Connection, environment_id: str) -> str | None:
-    return await conn.scalar(
-        select(populations.c.id).where(
-            populations.c.environment_id == environment_id, POPULATION_IS_DEFAULT
-        )
-    )

@@ -1,55 +1,25 @@
-"""HTTP plumbing shared by every resource: bodies in, JSON out, links, the request's services."""
+"""Reading requests: raw headers, the base URL, size-bounded bodies and JSON bodies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from populace.errors import ApiError, invalid_request
-from populace.wire import Link, decode_body, encode
-
-if TYPE_CHECKING:
-    from populace.auth.keys import KeyRing
-    from populace.auth.limits import RateLimiter
-    from populace.auth.secrets import SecretBox
-    from populace.auth.tokens import TokenVerifier
-    from populace.config import Config
-    from populace.storage.database import Database
+from populace.wire import Urls, decode_body
 
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
-@dataclass(slots=True)
-class Services:
-    """What a running deployment holds: set up once at start, shared by every request."""
-
-    config: Config
-    db: Database
-    box: SecretBox
-    keys: KeyRing
-    verifier: TokenVerifier
-    organization_id: str
-    limiter: RateLimiter | None = None
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
-class JSONResponse(Response):
-    media_type = "application/json"
-
-    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None):
-        super().__init__(encode(content), status_code=status_code, headers=headers)
-
-
-def no_content() -> Response:
-    return Response(status_code=204)
+def header(request: Request, name: bytes) -> str | None:
+    """One request header, read from the raw ASGI scope (``name`` in lower case)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def base_url(request: Request) -> str:
@@ -67,16 +37,8 @@ def base_url(request: Request) -> str:
     return base
 
 
-def header(request: Request, name: bytes) -> str | None:
-    """One request header, read from the raw ASGI scope (``name`` in lower case)."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def api_url(request: Request, path: str) -> Link:
-    return Link(href=f"{base_url(request)}/v1/{path}")
+def urls(request: Request) -> Urls:
+    return Urls(base_url(request))
 
 
 def _is_json(content_type: str) -> bool:
@@ -89,7 +51,12 @@ def _is_json(content_type: str) -> bool:
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The raw body, refusing anything over ``limit`` before reading it all."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # Bounded by length before conversion: int() of thousands of digits is slow, then refused.
+    if (
+        declared is not None
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0

@@ -14,14 +14,14 @@ from typing import Protocol
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from populace.auth.tokens import TokenVerifier
+from populace.auth.actors import bearer_claims
 from populace.errors import ApiError, Detail
+from populace.http.responses import error_response
+from populace.services import Services
 from populace.storage.database import Database
 from populace.storage.schema import rate_windows
-from populace.wire import encode
 
 _CLEANUP_EVERY = 1000
 
@@ -96,42 +96,35 @@ class RateLimiter:
 
 
 class RateLimitMiddleware:
-    """Applies the limit to ``/v1`` requests, keyed by the bearer token's client, before any
-    handler opens a transaction. Requests without a valid token pass on to get their 401."""
+    """The limit on the management API (the ``/v1`` mount), keyed by the bearer token's client,
+    before any handler opens a transaction. Requests without a valid token pass on to get
+    their 401."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, verifier: TokenVerifier) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.limiter = limiter
-        self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            client_id = self._client_id(scope)
+        services: Services = scope["app"].state.services
+        limiter = services.limiter
+        if limiter is not None and scope["type"] == "http":
+            client_id = _client_id(scope, services)
             if client_id is not None:
                 try:
-                    await self.limiter.check(client_id)
+                    await limiter.check(client_id)
                 except ApiError as error:
-                    response = Response(
-                        encode(error.to_json()),
-                        status_code=error.status,
-                        headers=error.headers,
-                        media_type="application/json",
-                    )
-                    await response(scope, receive, send)
+                    await error_response(error)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
-    def _client_id(self, scope: Scope) -> str | None:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer":
-                    return None
-                try:
-                    return self.verifier.verify(token.strip()).client_id
-                except ApiError:
-                    return None
-        return None
+
+def _client_id(scope: Scope, services: Services) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            try:
+                return bearer_claims(value.decode("latin-1"), services.verifier).client_id
+            except ApiError:
+                return None
+    return None
 
 
 def rate_limiter(limit: int, redis_url: str | None, db: Database) -> RateLimiter | None:

@@ -1,4 +1,7 @@
-"""HTTP: the authorization server of each environment (``/{envID}/as/...``)."""
+"""HTTP: the authorization server of each environment (``/{envID}/as/...``).
+
+Its endpoints read the request themselves (a form body, Basic credentials) and answer RFC 6749
+errors, so they are declared raw: the dispatcher's bearer-token ceremony does not apply."""
 
 from __future__ import annotations
 
@@ -15,13 +18,14 @@ from populace.applications import store as application_store
 from populace.auth.tokens import issue_token
 from populace.environments import store as environment_store
 from populace.errors import OAuthError, not_found
-from populace.openapi import ApiRouter
-from populace.web import JSONResponse, base_url, read_body, services
+from populace.http.dispatch import services
+from populace.http.request import base_url, read_body
+from populace.http.responses import NO_STORE, json_response
+from populace.http.router import ApiRouter
 from populace.wire import is_uuid
 
-router = ApiRouter("Authorization server")
+router = ApiRouter("Authorization server", prefix="/{envID}/as")
 
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BAD_CLIENT = "Client authentication failed."
 
 
@@ -110,16 +114,17 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     raise OAuthError(401, "invalid_client", _BAD_CLIENT)
 
 
-@router.route(
+@router.raw(
     "POST",
-    "/{envID}/as/token",
-    summary="Issue an access token (client_credentials)",
-    request=TokenRequest,
+    "/token",
+    body=TokenRequest,
     response=TokenResponse,
     authenticated=False,
     form=True,
+    no_store=True,
 )
 async def token(request: Request) -> Response:
+    """Issue an access token (client_credentials)."""
     environment_id = request.path_params["envID"]
     form = await _form(request)
     grant_type = form.get("grant_type")
@@ -151,7 +156,7 @@ async def token(request: Request) -> Response:
         audience=base_url(request),
         lifetime_seconds=lifetime,
     )
-    return JSONResponse(TokenResponse(access_token, "Bearer", lifetime), headers=_NO_STORE)
+    return json_response(TokenResponse(access_token, "Bearer", lifetime), headers=NO_STORE)
 
 
 async def _known_environment(request: Request) -> str:
@@ -160,30 +165,29 @@ async def _known_environment(request: Request) -> str:
     if not is_uuid(environment_id):
         raise not_found()
     async with svc.db.read() as conn:
-        if not await environment_store.exists(conn, environment_id, svc.organization_id):
+        if not await environment_store.exists(conn, svc.organization_id, environment_id):
             raise not_found()
     return environment_id
 
 
-@router.route(
-    "GET", "/{envID}/as/jwks", summary="The signing keys", response=Jwks, authenticated=False
-)
+@router.raw("GET", "/jwks", response=Jwks, authenticated=False)
 async def jwks(request: Request) -> Response:
+    """The signing keys."""
     await _known_environment(request)
-    return JSONResponse(services(request).keys.jwks())
+    return json_response(services(request).keys.jwks())
 
 
-@router.route(
+@router.raw(
     "GET",
-    "/{envID}/as/.well-known/openid-configuration",
-    summary="OpenID Connect discovery",
+    "/.well-known/openid-configuration",
     response=OpenIdConfiguration,
     authenticated=False,
 )
 async def openid_configuration(request: Request) -> Response:
+    """OpenID Connect discovery."""
     environment_id = await _known_environment(request)
     iss = issuer(request, environment_id)
-    return JSONResponse(
+    return json_response(
         OpenIdConfiguration(
             issuer=iss,
             token_endpoint=f"{iss}/token",

@@ -1,0 +1,111 @@
+"""Applications, their secret and role assignments on the wire."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from populace.auth.roles import ScopeType
+from populace.wire import UNSET, InEnvironment, Ref, UnsetType, Urls, iso_ms
+
+
+class ApplicationBody(msgspec.Struct, rename="camel"):
+    name: str
+    enabled: bool
+    type: Literal["WORKER"]
+    protocol: Literal["OPENID_CONNECT"]
+    grant_types: list[Literal["CLIENT_CREDENTIALS"]] = msgspec.field(
+        default_factory=lambda: ["CLIENT_CREDENTIALS"]
+    )
+    token_endpoint_auth_method: Literal["CLIENT_SECRET_BASIC", "CLIENT_SECRET_POST"] = (
+        "CLIENT_SECRET_BASIC"
+    )
+    description: str | None = None
+
+    def to_values(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "enabled": self.enabled,
+            "type": self.type,
+            "protocol": self.protocol,
+            "grant_types": list(self.grant_types),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+        }
+
+
+class Application(InEnvironment, kw_only=True):
+    name: str
+    description: str | UnsetType = UNSET
+    enabled: bool
+    type: str
+    protocol: str
+    grant_types: list[str]
+    token_endpoint_auth_method: str
+    created_at: str
+    updated_at: str
+
+
+class Secret(msgspec.Struct):
+    secret: str
+
+
+class Scope(msgspec.Struct):
+    type: ScopeType
+    id: str
+
+
+class RoleAssignmentBody(msgspec.Struct):
+    role: Ref
+    scope: Scope
+
+
+class RoleAssignment(InEnvironment, kw_only=True):
+    role: Ref
+    scope: Scope
+    read_only: bool = False
+    created_at: str
+
+
+def _application_path(environment_id: str, application_id: str) -> str:
+    return f"environments/{environment_id}/applications/{application_id}"
+
+
+def application_json(urls: Urls, row: Any) -> Application:
+    path = _application_path(row.environment_id, row.id)
+    return Application(
+        links={
+            "self": urls.api(path),
+            "environment": urls.environment(row.environment_id),
+            "secret": urls.api(f"{path}/secret"),
+            "roleAssignments": urls.api(f"{path}/roleAssignments"),
+        },
+        id=row.id,
+        environment=Ref(row.environment_id),
+        name=row.name,
+        description=UNSET if row.description is None else row.description,
+        enabled=row.enabled,
+        type=row.type,
+        protocol=row.protocol,
+        grant_types=list(row.grant_types),
+        token_endpoint_auth_method=row.token_endpoint_auth_method,
+        created_at=iso_ms(row.created_at),
+        updated_at=iso_ms(row.updated_at),
+    )
+
+
+def role_assignment_json(urls: Urls, row: Any) -> RoleAssignment:
+    path = _application_path(row.environment_id, row.application_id)
+    return RoleAssignment(
+        links={
+            "self": urls.api(f"{path}/roleAssignments/{row.id}"),
+            "application": urls.api(path),
+            "role": urls.api(f"roles/{row.role_id}"),
+        },
+        id=row.id,
+        role=Ref(row.role_id),
+        scope=Scope(ScopeType(row.scope_type), row.scope_id),
+        environment=Ref(row.environment_id),
+        created_at=iso_ms(row.created_at),
+    )

@@ -1,0 +1,103 @@
+"""The OpenAPI document, built from the declarations themselves: the structs the dispatcher
+decodes and encodes, the statuses it answers, and each list's own parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from populace.errors import ErrorBody
+from populace.http.router import ApiRouter, Operation
+
+_ERROR_STATUSES = {
+    400: "Invalid data",
+    401: "Missing or invalid access token",
+    403: "The actor lacks a role for this resource",
+    404: "Not found",
+    413: "Body too large",
+    415: "Unsupported media type",
+}
+
+
+def _page_struct(op: Operation) -> type:
+    listing = op.listing
+    assert listing is not None
+    item = listing.item
+    embedded = msgspec.defstruct(f"{item.__name__}Embedded", [(listing.key, list[item])])  # type: ignore[valid-type]
+    fields: list[Any] = [("_links", dict[str, dict[str, str]]), ("_embedded", embedded)]
+    if listing.count:
+        fields.append(("count", int))
+    fields.append(("size", int))
+    return msgspec.defstruct(f"{item.__name__}Page", fields)
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in op.parameters
+    ]
+    listing = op.listing
+    if listing is not None:
+        limit = {"type": "integer", "minimum": 1, "default": listing.default_limit}
+        params += [
+            {"name": "limit", "in": "query", "schema": limit},
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+        ]
+        if listing.rows.filters is not None:
+            params.append({"name": "filter", "in": "query", "schema": {"type": "string"}})
+    return params
+
+
+def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
+    structs: list[type] = [ErrorBody]
+    shapes: dict[tuple[str, str], tuple[type | None, type | None]] = {}
+    for router in routers:
+        for op in router.operations:
+            response = _page_struct(op) if op.listing is not None else op.response
+            shapes[(op.path, op.method)] = (op.body, response)
+            structs += [t for t in (op.body, response) if t is not None]
+    schemas, components = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}"
+    )
+    by_type = dict(zip(structs, schemas, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for router in routers:
+        for op in router.operations:
+            request, response = shapes[(op.path, op.method)]
+            entry: dict[str, Any] = {
+                "tags": [router.tag],
+                "summary": op.summary,
+                "operationId": op.operation_id,
+                "parameters": _parameters(op),
+                "responses": {},
+            }
+            if request is not None:
+                media = "application/x-www-form-urlencoded" if op.form else "application/json"
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {media: {"schema": by_type[request]}},
+                }
+            ok: dict[str, Any] = {"description": "Success"}
+            if response is not None:
+                ok["content"] = {"application/json": {"schema": by_type[response]}}
+            entry["responses"][str(op.status)] = ok
+            error = {"content": {"application/json": {"schema": by_type[ErrorBody]}}}
+            for status, text in _ERROR_STATUSES.items():
+                if status in (401, 403) and not op.authenticated:
+                    continue
+                entry["responses"][str(status)] = {"description": text, **error}
+            if op.authenticated:
+                entry["security"] = [{"bearer": []}]
+            paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "populace", "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""The authorization server of each environment, mounted at ``/{envID}/as``."""

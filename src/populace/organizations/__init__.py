@@ -1,0 +1,1 @@
+"""The organization and its licenses (one organization per deployment)."""

@@ -1,0 +1,25 @@
+"""What a running deployment holds: set up once at start, shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from populace.auth.keys import KeyRing
+    from populace.auth.secrets import SecretBox
+    from populace.auth.tokens import TokenVerifier
+    from populace.config import Config
+    from populace.http.limits import RateLimiter
+    from populace.storage.database import Database
+
+
+@dataclass(slots=True)
+class Services:
+    config: Config
+    db: Database
+    box: SecretBox
+    keys: KeyRing
+    verifier: TokenVerifier
+    organization_id: str
+    limiter: RateLimiter | None = None

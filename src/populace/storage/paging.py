@@ -1,0 +1,180 @@
+"""Listable rows, paged with keyset cursors: tables (:class:`TableRows`, declared by the store
+that owns the table) and fixed in-memory catalogs (:class:`CatalogRows`).
+
+Every listed table has an index on ``(<parent>, created_at, id)``; a page is the next ``limit``
+rows after (or before) the cursor's ``(created_at, id)``. Unlike offsets, this stays correct
+while other clients insert and delete: a row that existed when paging began is seen exactly
+once, whatever happens around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+
+from populace.errors import ApiError, invalid_data, not_found
+from populace.filters import Fields
+from populace.storage.database import Connection
+from populace.storage.prepared import Prepared
+from populace.wire import is_uuid
+
+# (backwards?, created_at, id)
+Cursor = tuple[bool, int, str]
+
+
+def encode_cursor(backwards: bool, created_at: int, row_id: str) -> str:
+    raw = msgspec.json.encode([1 if backwards else 0, created_at, row_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, created_at, row_id = msgspec.json.decode(raw, type=tuple[int, int, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise _bad_cursor() from None
+    # Refuse what no cursor of ours holds, before it reaches the database.
+    if not (0 <= created_at < 2**63 and is_uuid(row_id)):
+        raise _bad_cursor()
+    return bool(direction), created_at, row_id
+
+
+def _bad_cursor() -> ApiError:
+    return invalid_data("INVALID_VALUE", "cursor", "'cursor' is not a valid cursor.")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: Sequence[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _page(rows: list[Any], limit: int, cursor: Cursor | None) -> Page:
+    """Cut ``limit + 1`` rows fetched in the cursor's direction into a page and its cursors."""
+    backwards = cursor is not None and cursor[0]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return Page(rows, None, None)
+    first, last = rows[0], rows[-1]
+    has_next = more if not backwards else True
+    has_prev = cursor is not None and (more if backwards else True)
+    return Page(
+        rows,
+        encode_cursor(False, last.created_at, last.id) if has_next else None,
+        encode_cursor(True, first.created_at, first.id) if has_prev else None,
+    )
+
+
+async def fetch_page(
+    conn: Connection,
+    query: Select[Any],
+    created_at: ColumnElement[int],
+    row_id: ColumnElement[str],
+    limit: int,
+    cursor: Cursor | None,
+) -> Page:
+    """Run ``query`` (already filtered to what the caller may see) one page at a time."""
+    backwards = cursor is not None and cursor[0]
+    if cursor is not None:
+        _, at, after_id = cursor
+        if backwards:
+            query = query.where(or_(created_at < at, and_(created_at == at, row_id < after_id)))
+        else:
+            query = query.where(or_(created_at > at, and_(created_at == at, row_id > after_id)))
+    order = (created_at.desc(), row_id.desc()) if backwards else (created_at, row_id)
+    rows = list((await conn.execute(query.order_by(*order).limit(limit + 1))).all())
+    return _page(rows, limit, cursor)
+
+
+async def count_rows(conn: Connection, query: Select[Any]) -> int:
+    """How many rows ``query`` selects, counted by the database."""
+    counted = query.with_only_columns(func.count(), maintain_column_froms=True)
+    return int(await conn.scalar(counted) or 0)
+
+
+def page_of(rows: Sequence[Any], limit: int, cursor: Cursor | None) -> Page:
+    """The same paging over a fixed catalog held in memory (rows with ``created_at`` and
+    ``id``), so such a list answers ``limit`` and ``cursor`` exactly as a table does."""
+    ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
+    if cursor is None:
+        return _page(ordered[: limit + 1], limit, None)
+    backwards, at, after_id = cursor
+    if backwards:
+        before = [row for row in ordered if (row.created_at, row.id) < (at, after_id)]
+        return _page(list(reversed(before))[: limit + 1], limit, cursor)
+    after = [row for row in ordered if (row.created_at, row.id) > (at, after_id)]
+    return _page(after[: limit + 1], limit, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """One page asked of a row source."""
+
+    ids: Mapping[str, str]  # the request's ids: path parameters and ``organization``
+    limit_to: frozenset[str] | None  # a partial actor's limit
+    condition: ColumnElement[bool] | None  # the compiled filter
+    size: int
+    cursor: Cursor | None
+    with_count: bool
+
+
+class RowSource(Protocol):
+    @property
+    def filters(self) -> Fields | None: ...
+
+    async def page(self, conn: Connection, wanted: PageQuery) -> tuple[Page, int | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """Rows of one table, keyed by the request's ids (``keys`` maps a path parameter, or
+    ``organization`` for the actor's organization, to the column that must equal it)."""
+
+    table: Table
+    keys: Mapping[str, ColumnElement[str]]
+    filters: Fields | None = None
+    # The column a partial actor's limit restricts (a population id, an environment id).
+    limited_by: ColumnElement[str] | None = None
+    # A lookup of the parent object by the same ids: no row means the list is 404.
+    parent: Prepared | None = None
+
+    def query(self, wanted: PageQuery) -> Select[Any]:
+        where = [column == wanted.ids[name] for name, column in self.keys.items()]
+        if wanted.limit_to is not None:
+            assert self.limited_by is not None, "a partial list declares the column it limits"
+            where.append(self.limited_by.in_(wanted.limit_to))
+        if wanted.condition is not None:
+            where.append(wanted.condition)
+        return select(self.table).where(*where)
+
+    async def page(self, conn: Connection, wanted: PageQuery) -> tuple[Page, int | None]:
+        if self.parent is not None and await self.parent.first(conn, **wanted.ids) is None:
+            raise not_found()
+        query = self.query(wanted)
+        columns = self.table.c
+        page = await fetch_page(
+            conn, query, columns.created_at, columns.id, wanted.size, wanted.cursor
+        )
+        return page, (await count_rows(conn, query) if wanted.with_count else None)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRows:
+    """A fixed catalog held in memory (the roles), paged exactly as a table is."""
+
+    rows: Sequence[Any]
+    filters: Fields | None = None
+
+    async def page(self, conn: Connection, wanted: PageQuery) -> tuple[Page, int | None]:
+        page = page_of(self.rows, wanted.size, wanted.cursor)
+        return page, len(self.rows) if wanted.with_count else None

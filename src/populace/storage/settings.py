@@ -1,0 +1,21 @@
+"""The ``settings`` table: deployment-wide values (the secret key, the bootstrap application)
+that every process must share, so none lives only in one process's memory."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+
+from populace.storage.database import Connection
+from populace.storage.schema import settings
+
+
+async def get(conn: Connection, key: str) -> str | None:
+    value: str | None = await conn.scalar(select(settings.c.value).where(settings.c.key == key))
+    return value
+
+
+async def put(conn: Connection, key: str, value: str) -> None:
+    if await get(conn, key) is None:
+        await conn.execute(insert(settings).values(key=key, value=value))
+    else:
+        await conn.execute(update(settings).where(settings.c.key == key).values(value=value))
