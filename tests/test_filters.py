@@ -25,6 +25,7 @@ from populace.filters import (
     parse,
     text_field,
 )
+from populace.names import text_key
 
 
 def eq(attribute: str, value: str | bool) -> Comparison:
@@ -158,7 +159,7 @@ rows_table = Table(
 )
 FIELDS = {
     "id": exact_field(rows_table.c.id),
-    "name": text_field(rows_table.c.name_key, fold=True),
+    "name": text_field(rows_table.c.name_key),
 }
 
 
@@ -177,7 +178,7 @@ def matching_ids(engine, names: list[str], condition) -> set[str]:
         if names:
             conn.execute(
                 insert(rows_table),
-                [{"id": f"r{i}", "name": n, "name_key": n.casefold()} for i, n in enumerate(names)],
+                [{"id": f"r{i}", "name": n, "name_key": text_key(n)} for i, n in enumerate(names)],
             )
         return set(conn.scalars(select(rows_table.c.id).where(condition)))
 
@@ -385,8 +386,8 @@ def evaluate(node: Node, row_id: str, name: str) -> bool:
     if node.attribute == "id":
         return row_id == node.value
     if node.operator == "eq":
-        return name.casefold() == node.value.casefold()
-    return name.casefold().startswith(node.value.casefold())
+        return text_key(name) == text_key(node.value)
+    return text_key(name).startswith(text_key(node.value, trim=False))
 
 
 NAME_TEXT = st.text(

@@ -36,7 +36,7 @@ from populace.errors import (
     service_unavailable,
     unexpected,
 )
-from populace.http.limits import RateLimitMiddleware, rate_limiter
+from populace.http.limits import RateLimitMiddleware, limits
 from populace.http.openapi import build_document
 from populace.http.responses import error_response, json_response
 from populace.http.router import ApiRouter, routes
@@ -75,9 +75,10 @@ async def start(config: Config) -> tuple[Services, AdminCredentials]:
             box = await load_secret_box(conn, config.secret_key)
             keys = await load_key_ring(conn, box)
             admin = await bootstrap(conn, config, box)
-    limiter = rate_limiter(config.rate_limit, config.redis_url, db)
+    limiter, throttle = limits(config.rate_limit, config.token_failure_limit, config.redis_url, db)
     verifier = TokenVerifier(keys)
-    return Services(config, db, box, keys, verifier, admin.organization_id, limiter), admin
+    services = Services(config, db, box, keys, verifier, admin.organization_id, limiter, throttle)
+    return services, admin
 
 
 _PROCESS_BITS = os.urandom(8).hex()

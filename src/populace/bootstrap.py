@@ -1,8 +1,10 @@
 """First start of a deployment: an organization, a license, the Administrators environment and
-a Worker application that holds Organization Admin.
+a Worker application that holds Organization Admin; and the local recovery of that application.
 
-It runs at every start and creates only what is missing, so it is safe to repeat; the start-up
-lock (``storage.migrate.deployment_lock``) keeps two processes from doing it at once.
+Bootstrap runs at every start and creates only what is missing, so it is safe to repeat; the
+start-up lock (``storage.migrate.deployment_lock``) keeps two processes from doing it at once.
+It never refuses to start: if the bootstrap application is gone, the credentials say so, and
+``populace admin recover`` (local database access is the root of trust) makes a new one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from populace.applications import store as application_store
 from populace.auth.roles import ORGANIZATION_ADMIN, ScopeType
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.config import Config
+from populace.environments import store as environment_store
 from populace.environments.rules import provision
 from populace.organizations import store as organization_store
 from populace.storage import settings
@@ -21,7 +24,6 @@ from populace.wire import is_uuid, new_id, now_ms
 
 ADMIN_ENVIRONMENT_NAME = "Administrators"
 ADMIN_APPLICATION_NAME = "populace admin worker"
-_ADMIN_SETTING = "admin_application"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,8 @@ class AdminCredentials:
     organization_id: str
     environment_id: str
     client_id: str
-    client_secret: str
+    # None when the bootstrap application no longer exists (``populace admin recover``).
+    client_secret: str | None
     created: bool  # True on the start that bootstrapped the deployment
 
 
@@ -41,31 +44,38 @@ def _fixed_id(value: str | None, variable: str) -> str:
     return value.lower()
 
 
-async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str, str, str]:
+async def _create_organization(conn: Connection) -> str:
     at = now_ms()
-    organization_id, license_id = new_id(), new_id()
-    environment_id = _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID")
-    client_id = _fixed_id(config.admin_client_id, "POPULACE_ADMIN_CLIENT_ID")
-    secret = config.admin_client_secret or new_client_secret()
+    organization_id = new_id()
     await organization_store.insert_organization(
         conn, {"id": organization_id, "name": "populace", "created_at": at, "updated_at": at}
     )
     await organization_store.insert_license(
         conn,
         {
-            "id": license_id,
+            "id": new_id(),
             "organization_id": organization_id,
             "name": "populace",
             "package": "INTERNAL",
             "created_at": at,
         },
     )
+    return organization_id
+
+
+async def _admin_environment(conn: Connection, organization_id: str, wanted_id: str) -> str:
+    """The Administrators environment: ``wanted_id`` if it exists, else a new one."""
+    if await environment_store.exists(conn, organization_id, wanted_id):
+        return wanted_id
+    at = now_ms()
+    license_id = await organization_store.first_license_id(conn, organization_id)
+    taken = await environment_store.name_taken(conn, organization_id, ADMIN_ENVIRONMENT_NAME)
     await provision(
         conn,
         {
-            "id": environment_id,
+            "id": wanted_id,
             "organization_id": organization_id,
-            "name": ADMIN_ENVIRONMENT_NAME,
+            "name": ADMIN_ENVIRONMENT_NAME + (f" {wanted_id[:8]}" if taken else ""),
             "description": "Holds the Worker application that administers this deployment.",
             "type": "PRODUCTION",
             "region": "NA",
@@ -74,13 +84,26 @@ async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str
             "updated_at": at,
         },
     )
+    return wanted_id
+
+
+async def _admin_application(
+    conn: Connection,
+    box: SecretBox,
+    organization_id: str,
+    environment_id: str,
+    client_id: str,
+    secret: str,
+) -> None:
+    """A Worker application holding Organization Admin, recorded as the bootstrap one."""
+    at = now_ms()
     await application_store.insert_application(
         conn,
         {
             "environment_id": environment_id,
             "id": client_id,
             "name": ADMIN_APPLICATION_NAME,
-            "description": "Created by populace at bootstrap; holds Organization Admin.",
+            "description": "Created by populace; holds Organization Admin.",
             "enabled": True,
             "type": "WORKER",
             "protocol": "OPENID_CONNECT",
@@ -103,28 +126,42 @@ async def _create(conn: Connection, config: Config, box: SecretBox) -> tuple[str
             "created_at": at,
         },
     )
-    await settings.put(conn, _ADMIN_SETTING, f"{environment_id}/{client_id}")
-    return organization_id, environment_id, client_id
+    await settings.set_admin_application(conn, environment_id, client_id)
 
 
 async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
     organization_id = await organization_store.the_organization_id(conn)
-    created = organization_id is None
-    if created:
-        organization_id, environment_id, client_id = await _create(conn, config, box)
-    else:
-        stored = await settings.get(conn, _ADMIN_SETTING)
-        environment_id, client_id = str(stored).split("/")
-    assert organization_id is not None
+    if organization_id is None:
+        organization_id = await _create_organization(conn)
+        environment_id = await _admin_environment(
+            conn,
+            organization_id,
+            _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID"),
+        )
+        client_id = _fixed_id(config.admin_client_id, "POPULACE_ADMIN_CLIENT_ID")
+        secret = config.admin_client_secret or new_client_secret()
+        await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
+        return AdminCredentials(organization_id, environment_id, client_id, secret, True)
+    environment_id, client_id = await settings.admin_application(conn)
     app = await application_store.get(conn, environment_id, client_id)
     if app is None:
-        raise RuntimeError(
-            "the bootstrap Worker application was deleted; create another Worker app with "
-            "Organization Admin, or start on a new database"
-        )
+        return AdminCredentials(organization_id, environment_id, client_id, None, False)
     secret = box.open(app.client_secret)
     if config.admin_client_secret and config.admin_client_secret != secret:
         # Scripts that fix the secret in advance must be able to rely on it at every start.
         secret = config.admin_client_secret
         await application_store.set_secret(conn, environment_id, client_id, box.seal(secret))
-    return AdminCredentials(organization_id, environment_id, client_id, secret, created)
+    return AdminCredentials(organization_id, environment_id, client_id, secret, False)
+
+
+async def recover(conn: Connection, box: SecretBox) -> AdminCredentials:
+    """A new Organization Admin application in the Administrators environment (made again if
+    it is gone), recorded as the bootstrap application; its credentials."""
+    organization_id = await organization_store.the_organization_id(conn)
+    if organization_id is None:
+        raise ValueError("the database has no deployment yet: `populace serve` creates one")
+    environment_id, _ = await settings.admin_application(conn)
+    environment_id = await _admin_environment(conn, organization_id, environment_id)
+    client_id, secret = new_id(), new_client_secret()
+    await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
+    return AdminCredentials(organization_id, environment_id, client_id, secret, True)

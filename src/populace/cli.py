@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from populace.app import start
 from populace.bootstrap import AdminCredentials
+from populace.bootstrap import recover as recover_admin
 from populace.config import Config
 from populace.storage.database import Database
 from populace.storage.migrate import deployment_lock, upgrade
@@ -28,6 +29,20 @@ database_option = click.option(
 )
 
 
+public_url_option = click.option(
+    "--public-url",
+    envvar="POPULACE_PUBLIC_URL",
+    default=None,
+    help="The URL clients reach populace at (links, token issuer, discovery); "
+    "default: the Host each request names.",
+)
+
+
+def _origin(config: Config, host: str, port: int) -> str:
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return config.public_url or f"http://{local}:{port}"
+
+
 @click.group()
 @click.version_option(package_name="populace")
 def main() -> None:
@@ -40,15 +55,18 @@ async def _prepare(config: Config) -> AdminCredentials:
     return admin
 
 
-def _print_credentials(host: str, port: int, admin: AdminCredentials, *, show_secret: bool) -> None:
+MISSING_ADMIN = (
+    "The bootstrap Worker application no longer exists. `populace admin recover` creates a new "
+    "Organization Admin application and prints its credentials."
+)
+
+
+def _print_credentials(origin: str, admin: AdminCredentials, *, show_secret: bool) -> None:
     """Plain ``name  value`` lines: whole values, easy to copy, whatever the terminal width."""
-    origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    secret = (
-        admin.client_secret
-        if show_secret
-        else "(not shown: `populace credentials` prints it, or GET "
-        "{{apiPath}}/v1/environments/{{envID}}/applications/{{clientId}}/secret)"
-    )
+    if admin.client_secret is None:
+        console.print(MISSING_ADMIN)
+        return
+    secret = admin.client_secret if show_secret else "(not shown: `populace credentials` prints it)"
     rows = [
         ("apiPath", origin, "management API: {{apiPath}}/v1/..."),
         ("authPath", origin, "token endpoint: {{authPath}}/{{envID}}/as/token"),
@@ -67,14 +85,19 @@ def _print_credentials(host: str, port: int, admin: AdminCredentials, *, show_se
 @database_option
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--log-level", default="warning", show_default=True)
-def serve(host: str, port: int, database: str | None, workers: int, log_level: str) -> None:
+@public_url_option
+def serve(
+    host: str, port: int, database: str | None, workers: int, log_level: str, public_url: str | None
+) -> None:
     """Start the API (migrates and bootstraps an empty database first)."""
+    # Worker processes read their configuration from the environment.
+    if public_url:
+        os.environ["POPULACE_PUBLIC_URL"] = public_url
     config = Config.from_environment(database)
     admin = asyncio.run(_prepare(config))
-    # Worker processes read their configuration from the environment.
     os.environ["POPULACE_DATABASE_URL"] = config.database_url
     show_secret = admin.created or config.admin_client_secret is not None
-    _print_credentials(host, port, admin, show_secret=show_secret)
+    _print_credentials(_origin(config, host, port), admin, show_secret=show_secret)
     console.print(f"populace is serving on http://{host}:{port} (Ctrl-C stops it)")
     uvicorn.run(
         "populace.app:create_app",
@@ -111,8 +134,36 @@ def migrate(database: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def credentials(database: str | None, host: str, port: int) -> None:
     """Print the bootstrap Worker application's credentials, secret included."""
-    admin = asyncio.run(_prepare(Config.from_environment(database)))
-    _print_credentials(host, port, admin, show_secret=True)
+    config = Config.from_environment(database)
+    admin = asyncio.run(_prepare(config))
+    _print_credentials(_origin(config, host, port), admin, show_secret=True)
+    if admin.client_secret is None:
+        sys.exit(1)
+
+
+@main.group()
+def admin() -> None:
+    """Local administration: what only access to the database itself may do."""
+
+
+@admin.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def recover(database: str | None, host: str, port: int) -> None:
+    """Create a new Worker application with Organization Admin (for when no administrator is
+    left, or its secret is lost) and print its credentials."""
+    config = Config.from_environment(database)
+
+    async def run() -> AdminCredentials:
+        services, _ = await start(config)
+        try:
+            async with services.db.write() as conn:
+                return await recover_admin(conn, services.box)
+        finally:
+            await services.db.dispose()
+
+    _print_credentials(_origin(config, host, port), asyncio.run(run()), show_secret=True)
 
 
 @main.group(name="import")

@@ -7,9 +7,13 @@ README's table lists each variable.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 DEFAULT_DATABASE = "populace.db"
+_PUBLIC_URL = re.compile(
+    r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 
 
@@ -23,6 +27,8 @@ class Config:
     admin_client_secret: str | None = None
     # Requests per second per client; 0 turns the limit off.
     rate_limit: int = 0
+    # Failed token-endpoint client authentications a minute per source address; 0: no limit.
+    token_failure_limit: int = 30
     redis_url: str | None = None
     # The Fernet key that encrypts secrets at rest; generated once and kept in the database
     # when unset.
@@ -31,11 +37,20 @@ class Config:
     sqlite_synchronous: str = "NORMAL"
     # PostgreSQL connections kept per process (connections beyond it are closed on return).
     pg_pool_size: int = 32
+    # How long a client may take to send a request's head, and then its body.
+    read_timeout_seconds: float = 30.0
+    # The base of links, token issuers and discovery ("https://id.example.com"); unset, the
+    # Host the client used (which must then be a well-formed host[:port]).
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
             raise ValueError(
                 "POPULACE_SQLITE_SYNCHRONOUS must be one of " + ", ".join(SQLITE_SYNCHRONOUS_MODES)
+            )
+        if self.public_url is not None and not _PUBLIC_URL.fullmatch(self.public_url):
+            raise ValueError(
+                f"the public URL must look like https://host[:port], got {self.public_url!r}"
             )
 
     @classmethod
@@ -48,8 +63,11 @@ class Config:
             admin_client_id=env.get("POPULACE_ADMIN_CLIENT_ID") or None,
             admin_client_secret=env.get("POPULACE_ADMIN_CLIENT_SECRET") or None,
             rate_limit=int(env.get("POPULACE_RATE_LIMIT", "0")),
+            token_failure_limit=int(env.get("POPULACE_TOKEN_FAILURE_LIMIT", "30")),
             redis_url=env.get("POPULACE_REDIS_URL") or None,
             secret_key=env.get("POPULACE_SECRET_KEY") or None,
             sqlite_synchronous=env.get("POPULACE_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
             pg_pool_size=int(env.get("POPULACE_PG_POOL_SIZE", "32")),
+            public_url=(env.get("POPULACE_PUBLIC_URL") or "").rstrip("/") or None,
+            read_timeout_seconds=float(env.get("POPULACE_READ_TIMEOUT_SECONDS", "30")),
         )

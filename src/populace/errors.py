@@ -128,6 +128,10 @@ def service_unavailable(retry_after_seconds: int = 2) -> ApiError:
     )
 
 
+def request_timeout() -> ApiError:
+    return invalid_request("The request was not received in time.", status=408)
+
+
 def unexpected() -> ApiError:
     return ApiError(500, "UNEXPECTED_ERROR", "An unexpected error occurred. Try again later.")
 

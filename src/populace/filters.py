@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from populace.errors import ApiError, invalid_data
+from populace.names import text_key
 
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32
@@ -157,20 +158,21 @@ def _prefix_successor(prefix: str) -> str | None:
     return None
 
 
-def text_field(column: ColumnElement[str], *, fold: bool) -> dict[str, FieldCompiler]:
-    """eq and sw on a text column; ``fold`` compares casefolded values (a ``*_key`` column).
+def text_field(column: ColumnElement[str]) -> dict[str, FieldCompiler]:
+    """eq and sw on a ``*_key`` column, comparing keys (``names.text_key``): a filter finds a
+    name however it is spelled, exactly as uniqueness compares it.
 
     ``sw`` is a range on the column (``>= prefix`` and ``< successor``), so it uses the
     column's index instead of scanning with LIKE.
     """
 
-    def normalize(value: str | bool) -> str:
+    def normalize(value: str | bool, *, trim: bool = True) -> str:
         if not isinstance(value, str):
             raise FilterError("this attribute compares with a quoted string")
-        return value.casefold() if fold else value
+        return text_key(value, trim=trim)
 
     def starts_with(_op: str, value: str | bool) -> ColumnElement[bool]:
-        prefix = normalize(value)
+        prefix = normalize(value, trim=False)
         upper = _prefix_successor(prefix)
         lower_bound = column >= prefix
         return lower_bound if upper is None else and_(lower_bound, column < upper)

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from populace.auth.secrets import SecretBox
     from populace.auth.tokens import TokenVerifier
     from populace.config import Config
-    from populace.http.limits import RateLimiter
+    from populace.http.limits import FailureThrottle, RateLimiter
     from populace.storage.database import Database
 
 
@@ -23,3 +23,4 @@ class Services:
     verifier: TokenVerifier
     organization_id: str
     limiter: RateLimiter | None = None
+    throttle: FailureThrottle | None = None

@@ -17,6 +17,9 @@ from populace.errors import ApiError, invalid_data, invalid_request
 
 T = TypeVar("T")
 
+# The largest request body (and line of an import file): one object is never near this.
+MAX_BODY_BYTES = 1024 * 1024
+
 UNSET = msgspec.UNSET
 UnsetType = msgspec.UnsetType
 

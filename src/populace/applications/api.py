@@ -29,7 +29,7 @@ router.listing(
 )
 router.listing(
     ASSIGNMENTS,
-    Listing("roleAssignments", role_assignment_json, store.ASSIGNMENTS),
+    Listing("roleAssignments", role_assignment_json, store.ASSIGNMENTS, view=rules.assignment_view),
     P.APPLICATION_READ,
 )
 
@@ -58,8 +58,8 @@ async def delete_application(call: Call[None]) -> None:
 @router.get(APPLICATION + "/secret", P.APPLICATION_SECRET_READ, no_store=True)
 async def read_secret(call: Call[None]) -> Secret:
     """Read an application's client secret."""
-    row = await rules.read_application(call.conn, call.access, call.param("appID"))
-    return Secret(call.services.box.open(row.client_secret))
+    box, application_id = call.services.box, call.param("appID")
+    return Secret(await rules.read_secret(call.conn, call.access, box, application_id))
 
 
 @router.post(ASSIGNMENTS, P.ROLE_ASSIGNMENT_MANAGE)
@@ -69,7 +69,7 @@ async def create_role_assignment(call: Call[RoleAssignmentBody]) -> RoleAssignme
     row = await rules.assign_role(
         call.conn, call.access, call.param("appID"), role.id, scope.type, scope.id
     )
-    return role_assignment_json(call.urls, row)
+    return role_assignment_json(call.urls, rules.assignment_view(call.access, row))
 
 
 @router.get(ASSIGNMENT, P.APPLICATION_READ)
@@ -77,7 +77,7 @@ async def read_role_assignment(call: Call[None]) -> RoleAssignment:
     """Read a role assignment."""
     app_id, assignment_id = call.param("appID"), call.param("assignmentID")
     row = await rules.read_assignment(call.conn, call.access, app_id, assignment_id)
-    return role_assignment_json(call.urls, row)
+    return role_assignment_json(call.urls, rules.assignment_view(call.access, row))
 
 
 @router.delete(ASSIGNMENT, P.ROLE_ASSIGNMENT_MANAGE)

@@ -6,16 +6,26 @@ hand out more than it has.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
 from populace.applications import store
 from populace.auth.guard import Access
-from populace.auth.roles import ROLES, Actor, Permission, Role, ScopeType
+from populace.auth.roles import ORGANIZATION_ADMIN, ROLES, Actor, Permission, Role, ScopeType
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.environments import store as environment_store
-from populace.errors import forbidden, found, invalid_data, not_found
+from populace.errors import (
+    MSG_FORBIDDEN,
+    ApiError,
+    Detail,
+    constraint_violation,
+    forbidden,
+    found,
+    invalid_data,
+    not_found,
+)
 from populace.names import clean_name
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
@@ -44,8 +54,25 @@ async def read_application(conn: Connection, access: Access, application_id: str
     return found(await store.get(conn, access.environment, application_id))
 
 
+async def keep_an_administrator(conn: Connection, leaving: Callable[[Any], bool]) -> None:
+    """Refuse a change that would remove every Organization Admin assignment (``leaving``
+    says which ones the change removes): the organization never loses its last
+    administrator."""
+    holders = await store.lock_role_holders(conn, ORGANIZATION_ADMIN.id)
+    if holders and all(leaving(holder) for holder in holders):
+        raise constraint_violation(
+            "The organization must keep at least one application with the Organization Admin "
+            "role; grant it to another application first."
+        )
+
+
 async def delete_application(conn: Connection, access: Access, application_id: str) -> None:
-    if not await store.delete_application(conn, access.environment, application_id):
+    environment_id = access.environment
+    await keep_an_administrator(
+        conn,
+        lambda held: (held.environment_id, held.application_id) == (environment_id, application_id),
+    )
+    if not await store.delete_application(conn, environment_id, application_id):
         raise not_found()
 
 
@@ -73,6 +100,54 @@ def _grantable(
     return actor.can(Permission.ROLE_ASSIGNMENT_MANAGE, environment_id) and all(
         actor.can(permission, environment_id, population_id) for permission in role.permissions
     )
+
+
+def read_only(actor: Actor, assignment: Any) -> bool:
+    """Is this assignment read-only for ``actor``: one it could not have made?"""
+    population_id = (
+        assignment.scope_id if assignment.scope_type == ScopeType.POPULATION.value else None
+    )
+    role = ROLES[assignment.role_id]
+    return not _grantable(actor, role, assignment.scope_environment_id, population_id)
+
+
+class AssignmentView(NamedTuple):
+    """A role assignment as one actor sees it."""
+
+    row: Any
+    read_only: bool
+
+
+def assignment_view(access: Access, row: Any) -> AssignmentView:
+    return AssignmentView(row, read_only(access.actor, row))
+
+
+def _secret_refused() -> ApiError:
+    return ApiError(
+        403,
+        "ACCESS_FAILED",
+        MSG_FORBIDDEN,
+        [
+            Detail(
+                "INSUFFICIENT_PERMISSIONS",
+                "Actor does not have permissions to access worker application client secrets",
+            )
+        ],
+    )
+
+
+async def read_secret(conn: Connection, access: Access, box: SecretBox, application_id: str) -> str:
+    """An application's secret, guarded as PingOne guards it: never the caller's own, and
+    only where none of the application's role assignments is read-only for the caller, so
+    nobody gains through an application's secret what it could not grant itself."""
+    actor = access.actor
+    if (access.environment, application_id) == (actor.environment_id, actor.application_id):
+        raise _secret_refused()
+    row = await read_application(conn, access, application_id)
+    assignments = await store.assignments_of(conn, access.environment, application_id)
+    if any(read_only(actor, assignment) for assignment in assignments):
+        raise _secret_refused()
+    return box.open(row.client_secret)
 
 
 def duplicate_role() -> Any:
@@ -131,7 +206,7 @@ async def remove_role(
     conn: Connection, access: Access, application_id: str, assignment_id: str
 ) -> None:
     row = await read_assignment(conn, access, application_id, assignment_id)
-    population_id = row.scope_id if row.scope_type == ScopeType.POPULATION.value else None
-    if not _grantable(access.actor, ROLES[row.role_id], row.scope_environment_id, population_id):
+    if read_only(access.actor, row):
         raise forbidden()
+    await keep_an_administrator(conn, lambda held: held.id == row.id)
     await store.delete_assignment(conn, access.environment, application_id, assignment_id)

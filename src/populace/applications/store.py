@@ -55,6 +55,15 @@ async def delete_application(conn: Connection, environment_id: str, application_
     return result.rowcount > 0
 
 
+async def assignments_of(
+    conn: Connection, environment_id: str, application_id: str
+) -> list[Row[Any]]:
+    query = select(role_assignments).where(
+        r.environment_id == environment_id, r.application_id == application_id
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def get_assignment(
     conn: Connection, environment_id: str, application_id: str, assignment_id: str
 ) -> Row[Any] | None:
@@ -91,6 +100,22 @@ async def delete_assignment(
         )
     )
     return result.rowcount > 0
+
+
+async def lock_role_holders(conn: Connection, role_id: str) -> list[Row[Any]]:
+    """Every assignment of ``role_id`` held by an enabled application, locked until the
+    transaction ends: two transactions that each remove one of the last two wait for each
+    other, and the second sees the first's removal."""
+    query = (
+        select(role_assignments)
+        .join(
+            applications,
+            (a.environment_id == r.environment_id) & (a.id == r.application_id),
+        )
+        .where(r.role_id == role_id, a.enabled)
+        .with_for_update(of=role_assignments)
+    )
+    return list((await conn.execute(query)).all())
 
 
 async def delete_population_assignments(

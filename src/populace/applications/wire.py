@@ -64,7 +64,7 @@ class RoleAssignmentBody(msgspec.Struct):
 class RoleAssignment(InEnvironment, kw_only=True):
     role: Ref
     scope: Scope
-    read_only: bool = False
+    read_only: bool
     created_at: str
 
 
@@ -95,7 +95,9 @@ def application_json(urls: Urls, row: Any) -> Application:
     )
 
 
-def role_assignment_json(urls: Urls, row: Any) -> RoleAssignment:
+def role_assignment_json(urls: Urls, view: Any) -> RoleAssignment:
+    """A role assignment as one actor sees it (``applications.rules.AssignmentView``)."""
+    row = view.row
     path = _application_path(row.environment_id, row.application_id)
     return RoleAssignment(
         links={
@@ -107,5 +109,6 @@ def role_assignment_json(urls: Urls, row: Any) -> RoleAssignment:
         role=Ref(row.role_id),
         scope=Scope(ScopeType(row.scope_type), row.scope_id),
         environment=Ref(row.environment_id),
+        read_only=view.read_only,
         created_at=iso_ms(row.created_at),
     )

@@ -22,6 +22,7 @@ _SETTING = "secret_key"
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._dummy = self.seal(new_client_secret())
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -35,8 +36,16 @@ class SecretBox:
                 "(was POPULACE_SECRET_KEY changed?)"
             ) from None
 
-    def matches(self, sealed: str, candidate: str) -> bool:
-        """Constant-time comparison of a presented secret with a stored one."""
+    def matches(self, sealed: str | None, candidate: str) -> bool:
+        """Constant-time comparison of a presented secret with a stored one. With no stored
+        secret (an unknown client) the same work is done against a dummy, so the time taken
+        does not tell whether a client exists."""
+        if sealed is None:
+            self._compare(self._dummy, candidate)
+            return False
+        return self._compare(sealed, candidate)
+
+    def _compare(self, sealed: str, candidate: str) -> bool:
         return hmac.compare_digest(self.open(sealed).encode(), candidate.encode())
 
 

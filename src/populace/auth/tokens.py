@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -79,22 +80,39 @@ class TokenVerifier:
         if header.get("alg") != "RS256" or key is None:
             raise unauthorized("The access token is not signed by this deployment.")
         try:
+            # The signature here; the times below, once their types are known to be right
+            # (PyJWT would take "exp": "99999999999" as a number).
             payload = jwt.decode(
                 token,
                 key.public_key,
                 algorithms=["RS256"],
-                leeway=LEEWAY_SECONDS,
                 options={
                     "require": ["exp", "iat", "client_id", "env", "org"],
                     "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
                 },
             )
-        except jwt.ExpiredSignatureError:
-            raise unauthorized("The access token has expired.") from None
         except jwt.PyJWTError:
             raise unauthorized("The access token is invalid.") from None
-        if not all(isinstance(payload[k], str) for k in ("client_id", "env", "org")):
-            raise unauthorized("The access token is invalid.")
-        if payload["iat"] > time.time() + LEEWAY_SECONDS:
-            raise unauthorized("The access token was issued in the future.")
-        return Claims(payload["client_id"], payload["env"], payload["org"], int(payload["exp"]))
+        return _checked_claims(payload)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checked_claims(payload: dict[str, Any]) -> Claims:
+    """Claims of the right types, within their times (with :data:`LEEWAY_SECONDS` of skew)."""
+    if not all(isinstance(payload[k], str) for k in ("client_id", "env", "org")):
+        raise unauthorized("The access token is invalid.")
+    times = [payload["exp"], payload["iat"], payload.get("nbf", 0)]
+    if not all(_is_time(value) for value in times):
+        raise unauthorized("The access token's times are not whole numbers of seconds.")
+    now = time.time()
+    if payload["exp"] <= now - LEEWAY_SECONDS:
+        raise unauthorized("The access token has expired.")
+    if payload["iat"] > now + LEEWAY_SECONDS or payload.get("nbf", 0) > now + LEEWAY_SECONDS:
+        raise unauthorized("The access token was issued in the future.")
+    return Claims(payload["client_id"], payload["env"], payload["org"], payload["exp"])

@@ -6,15 +6,17 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from populace.applications import rules as application_rules
 from populace.applications import store as application_store
 from populace.auth.guard import Access
 from populace.auth.roles import ENVIRONMENT_ADMIN, IDENTITY_DATA_ADMIN, ScopeType
 from populace.configuration import store as configuration
 from populace.environments import store
-from populace.errors import found, invalid_data, not_found
+from populace.errors import constraint_violation, found, invalid_data, not_found
 from populace.names import clean_name, duplicate_name
 from populace.organizations import store as organization_store
 from populace.populations import store as population_store
+from populace.storage import settings
 from populace.storage.database import Connection, unique_or
 from populace.wire import new_id, now_ms
 
@@ -107,11 +109,19 @@ async def update_environment(conn: Connection, access: Access, values: dict[str,
 
 
 async def delete_environment(conn: Connection, access: Access) -> None:
-    if access.environment == access.actor.environment_id:
-        raise invalid_data(
-            "CONSTRAINT_VIOLATION",
-            None,
-            "The environment of the application making the request cannot be deleted.",
+    environment_id = access.environment
+    if environment_id == access.actor.environment_id:
+        raise constraint_violation(
+            "The environment of the application making the request cannot be deleted."
         )
+    administrators, _ = await settings.admin_application(conn)
+    if environment_id == administrators:
+        raise constraint_violation(
+            "The Administrators environment holds the deployment's administrators and cannot "
+            "be deleted."
+        )
+    await application_rules.keep_an_administrator(
+        conn, lambda held: held.environment_id == environment_id
+    )
     if not await store.delete_environment(conn, access.organization_id, access.environment):
         raise not_found()

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from populace.filters import exact_field, text_field
-from populace.names import name_key
+from populace.names import text_key
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import Prepared
@@ -20,7 +20,7 @@ LIST = TableRows(
     keys={"organization": e.organization_id},
     filters={
         "id": exact_field(e.id),
-        "name": text_field(e.name_key, fold=True),
+        "name": text_field(e.name_key),
         "organization.id": exact_field(e.organization_id),
         "license.id": exact_field(e.license_id),
         "type": exact_field(e.type),
@@ -55,14 +55,14 @@ async def get(conn: Connection, organization_id: str, environment_id: str) -> Ro
 async def name_taken(
     conn: Connection, organization_id: str, name: str, except_id: str | None = None
 ) -> bool:
-    query = select(e.id).where(e.organization_id == organization_id, e.name_key == name_key(name))
+    query = select(e.id).where(e.organization_id == organization_id, e.name_key == text_key(name))
     if except_id is not None:
         query = query.where(e.id != except_id)
     return await conn.scalar(query) is not None
 
 
 async def insert_environment(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    statement = insert(environments).values({**values, "name_key": name_key(values["name"])})
+    statement = insert(environments).values({**values, "name_key": text_key(values["name"])})
     return (await conn.execute(statement.returning(*environments.c))).one()
 
 
@@ -72,7 +72,7 @@ async def update_environment(
     statement = (
         update(environments)
         .where(_one(organization_id, environment_id))
-        .values({**values, "name_key": name_key(values["name"])})
+        .values({**values, "name_key": text_key(values["name"])})
         .returning(*environments.c)
     )
     return (await conn.execute(statement)).first()

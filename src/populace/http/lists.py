@@ -26,6 +26,7 @@ from populace.storage.paging import Cursor, Page, PageQuery, RowSource, decode_c
 from populace.wire import Link, Urls
 
 if TYPE_CHECKING:
+    from populace.auth.guard import Access
     from populace.http.dispatch import Call
 
 # Digits past this are refused before conversion: int() of thousands of digits is slow.
@@ -40,6 +41,8 @@ class Listing:
     default_limit: int = 100
     max_limit: int = 1000
     count: bool = True
+    # Turns a row into what the renderer takes, as the actor may see it (e.g. readOnly).
+    view: Callable[[Access, Any], Any] | None = None
 
     @property
     def item(self) -> type:
@@ -103,7 +106,10 @@ async def run_list(call: Call[Any], listing: Listing, wanted: ListRequest) -> di
         ids, call.access.limit, wanted.filter, wanted.limit, wanted.cursor, listing.count
     )
     page, count = await listing.rows.page(call.conn, query)
-    items = [listing.render(call.urls, row) for row in page.rows]
+    rows = page.rows
+    if listing.view is not None:
+        rows = [listing.view(call.access, row) for row in rows]
+    items = [listing.render(call.urls, row) for row in rows]
     body: dict[str, Any] = {
         "_links": page_links(call.request, page),
         "_embedded": {listing.key: items},

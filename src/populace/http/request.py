@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import TypeVar
 
 from starlette.requests import Request
 
-from populace.errors import ApiError, invalid_request
-from populace.wire import Urls, decode_body
+from populace.errors import ApiError, invalid_request, request_timeout
+from populace.wire import MAX_BODY_BYTES, Urls, decode_body
 
 T = TypeVar("T")
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 def header(request: Request, name: bytes) -> str | None:
@@ -22,19 +22,31 @@ def header(request: Request, name: bytes) -> str | None:
     return None
 
 
+# A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_HOST = re.compile(r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
 def base_url(request: Request) -> str:
-    """``scheme://host[:port]`` as the client addressed us: links point back the same way.
-    Computed once per request (a response has several links)."""
+    """The deployment's public URL when one is configured, else ``scheme://host[:port]`` as the
+    client addressed us, so links point back the same way. Computed once per request (a
+    response has several links)."""
     scope = request.scope
     base: str | None = scope.get("populace.base_url")
     if base is None:
-        # Straight from the scope: building request.url costs more than the rest of a link.
-        host = header(request, b"host")
-        if host is None:
-            server_host, port = scope["server"]
-            host = f"{server_host}:{port}"
-        base = scope["populace.base_url"] = f"{scope['scheme']}://{host}"
+        pinned: str | None = request.app.state.services.config.public_url
+        base = scope["populace.base_url"] = pinned or f"{scope['scheme']}://{_host(request)}"
     return base
+
+
+def _host(request: Request) -> str:
+    # Straight from the scope: building request.url costs more than the rest of a link.
+    host = header(request, b"host")
+    if host is None:
+        server_host, port = request.scope["server"]
+        return f"{server_host}:{port}"
+    if not _HOST.fullmatch(host):
+        raise invalid_request("The Host header must be a host name or address, with a port.")
+    return host
 
 
 def urls(request: Request) -> Urls:
@@ -49,7 +61,17 @@ def _is_json(content_type: str) -> bool:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refusing anything over ``limit`` before reading it all."""
+    """The raw body, refusing anything over ``limit`` before reading it all, and a body that
+    does not arrive within the read timeout (408)."""
+    timeout: float = request.app.state.services.config.read_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        raise request_timeout() from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     # Bounded by length before conversion: int() of thousands of digits is slow, then refused.
     if (

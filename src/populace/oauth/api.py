@@ -22,6 +22,7 @@ from populace.http.dispatch import services
 from populace.http.request import base_url, read_body
 from populace.http.responses import NO_STORE, json_response
 from populace.http.router import ApiRouter
+from populace.services import Services
 from populace.wire import is_uuid
 
 router = ApiRouter("Authorization server", prefix="/{envID}/as")
@@ -134,16 +135,17 @@ async def token(request: Request) -> Response:
         raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type '{grant_type}'.")
     client_id, secret = _client_credentials(request, form)
     svc = services(request)
+    address = request.client.host if request.client else ""
+    if svc.throttle is not None:
+        await svc.throttle.check(address)
+    app = await _authenticated_client(svc, environment_id, client_id, secret)
+    if app is None:
+        if svc.throttle is not None:
+            await svc.throttle.failed(address)
+        raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+    # Counted once authenticated: a stranger naming a client cannot spend its allowance.
     if svc.limiter is not None:
         await svc.limiter.check(client_id)
-    # Client ids are UUIDs; anything else cannot name a client (and never reaches the database).
-    app = None
-    if is_uuid(client_id) and is_uuid(environment_id):
-        async with svc.db.read() as conn:
-            app = await application_store.get(conn, environment_id, client_id)
-    # The same answer whether the client is unknown, disabled or the secret is wrong.
-    if app is None or not app.enabled or not svc.box.matches(app.client_secret, secret):
-        raise OAuthError(401, "invalid_client", _BAD_CLIENT)
     if "CLIENT_CREDENTIALS" not in app.grant_types:
         raise OAuthError(400, "unauthorized_client", "The client may not use this grant type.")
     lifetime = svc.config.token_lifetime_seconds
@@ -157,6 +159,20 @@ async def token(request: Request) -> Response:
         lifetime_seconds=lifetime,
     )
     return json_response(TokenResponse(access_token, "Bearer", lifetime), headers=NO_STORE)
+
+
+async def _authenticated_client(
+    svc: Services, environment_id: str, client_id: str, secret: str
+) -> Any:
+    """The enabled application whose secret was presented, else None: the same answer, after
+    the same work, whether the client is unknown, disabled or the secret is wrong."""
+    app = None
+    # Client ids are UUIDs; anything else cannot name a client (and never reaches the database).
+    if is_uuid(client_id) and is_uuid(environment_id):
+        async with svc.db.read() as conn:
+            app = await application_store.get(conn, environment_id, client_id)
+    matches = svc.box.matches(None if app is None else app.client_secret, secret)
+    return app if matches and app is not None and app.enabled else None
 
 
 async def _known_environment(request: Request) -> str:

@@ -20,6 +20,15 @@ async def the_organization_id(conn: Connection) -> str | None:
     return found
 
 
+async def first_license_id(conn: Connection, organization_id: str) -> str:
+    query = (
+        select(licenses.c.id)
+        .where(licenses.c.organization_id == organization_id)
+        .order_by(licenses.c.created_at, licenses.c.id)
+    )
+    return str(await conn.scalar(query))
+
+
 async def get(conn: Connection, organization_id: str) -> Row[Any] | None:
     query = select(organizations).where(organizations.c.id == organization_id)
     return (await conn.execute(query)).first()

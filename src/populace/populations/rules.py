@@ -17,7 +17,7 @@ from populace.auth.guard import Access
 from populace.configuration import store as configuration
 from populace.environments import store as environment_store
 from populace.errors import constraint_violation, found, invalid_data, not_found
-from populace.names import clean_name, duplicate_name
+from populace.names import clean_name, duplicate_name, text_key
 from populace.populations import store
 from populace.storage.database import Connection, unique_or
 from populace.wire import new_id, now_ms
@@ -25,8 +25,10 @@ from populace.wire import new_id, now_ms
 MAX_DESCRIPTION = 1024
 MAX_ALTERNATIVE_IDENTIFIERS = 100
 MAX_IDENTIFIER_LENGTH = 256
-# BCP 47 language tags as PingOne uses them: "en", "fr-CA", "zh-Hant-TW".
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+# BCP 47 language tags as PingOne uses them: "en", "fr-CA", "zh-Hant-TW"; at most 35
+# characters (the column's size, and RFC 5646's longest useful tag).
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+MAX_LANGUAGE_TAG = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ def _description(value: str | None) -> str | None:
 def _language(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _LANGUAGE_TAG.match(value):
+    if len(value) > MAX_LANGUAGE_TAG or not _LANGUAGE_TAG.fullmatch(value):
         raise invalid_data(
             "INVALID_VALUE",
             "preferredLanguage",
@@ -87,7 +89,7 @@ def _alternative_identifiers(values: list[str] | None) -> list[str] | None:
             raise invalid_data(
                 "INVALID_VALUE", target, f"'{target}' must not hold control characters."
             )
-        kept.setdefault(value.casefold(), value)
+        kept.setdefault(text_key(value), value)
     if len(kept) > MAX_ALTERNATIVE_IDENTIFIERS:
         raise invalid_data(
             "SIZE_LIMIT_EXCEEDED",

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 
 from populace.filters import exact_field, text_field
-from populace.names import name_key
+from populace.names import text_key
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import ByKey, Prepared
@@ -22,7 +22,7 @@ p = populations.c
 LIST = TableRows(
     populations,
     keys={"envID": p.environment_id},
-    filters={"id": exact_field(p.id), "name": text_field(p.name_key, fold=True)},
+    filters={"id": exact_field(p.id), "name": text_field(p.name_key)},
     limited_by=p.id,
 )
 
@@ -42,7 +42,7 @@ async def name_taken(
     conn: Connection, environment_id: str, name: str, except_id: str | None = None
 ) -> bool:
     found = await _NAME_TAKEN.scalar(
-        conn, environment_id=environment_id, name_key=name_key(name), except_id=except_id or ""
+        conn, environment_id=environment_id, name_key=text_key(name), except_id=except_id or ""
     )
     return found is not None
 
@@ -86,7 +86,7 @@ _UPDATE = (
 
 
 async def insert_population(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    result = await conn.execute(_INSERT, {**values, "name_key": name_key(values["name"])})
+    result = await conn.execute(_INSERT, {**values, "name_key": text_key(values["name"])})
     return result.one()
 
 
@@ -98,7 +98,7 @@ async def update_population(
         _UPDATE,
         {
             **values,
-            "name_key": name_key(values["name"]),
+            "name_key": text_key(values["name"]),
             "where_environment_id": environment_id,
             "where_id": population_id,
         },

@@ -155,9 +155,14 @@ class _SQLite:
     BUSY_RETRY_SECONDS = 30.0
 
     def __init__(self, url: str, synchronous: str) -> None:
-        # Connections are used only from the event loop's thread; overflow never blocks.
+        # Connections are used only from the event loop's thread; overflow never blocks. An
+        # error's text must not carry user data or encrypted secrets into logs.
         self.engine = create_engine(
-            url, pool_size=8, max_overflow=-1, connect_args={"check_same_thread": False}
+            url,
+            pool_size=8,
+            max_overflow=-1,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
         )
         self._write_lock = asyncio.Lock()
         self._reader: InlineConnection | None = None
@@ -236,9 +241,13 @@ class Database:
             self._sqlite = None
             # Connections beyond pool_size are closed on return, so a pool smaller than the
             # usual concurrency reconnects per request (measured: 800 GETs/s instead of ~3k).
-            pool_size = pg_pool_size
             self._engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=8, pool_recycle=3600
+                self.url,
+                pool_size=pg_pool_size,
+                max_overflow=8,
+                pool_recycle=3600,
+                # An error's text must not carry user data or encrypted secrets into logs.
+                hide_parameters=True,
             )
             # Reads need no BEGIN/COMMIT round trips: each statement sees the latest commit.
             self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")

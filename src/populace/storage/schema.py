@@ -105,7 +105,7 @@ environments = Table(
     Column("id", ID, primary_key=True),
     Column("organization_id", ID, ForeignKey("organizations.id"), nullable=False),
     Column("name", String(256), nullable=False),
-    Column("name_key", folded_text(256), nullable=False),
+    Column("name_key", folded_text(1024), nullable=False),
     Column("description", Text),
     Column("type", String(16), nullable=False),
     Column("region", String(8), nullable=False),

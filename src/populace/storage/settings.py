@@ -19,3 +19,16 @@ async def put(conn: Connection, key: str, value: str) -> None:
         await conn.execute(insert(settings).values(key=key, value=value))
     else:
         await conn.execute(update(settings).where(settings.c.key == key).values(value=value))
+
+
+_ADMIN_APPLICATION = "admin_application"
+
+
+async def admin_application(conn: Connection) -> tuple[str, str]:
+    """The bootstrap application's environment and id, as bootstrap recorded them."""
+    environment_id, _, application_id = str(await get(conn, _ADMIN_APPLICATION)).partition("/")
+    return environment_id, application_id
+
+
+async def set_admin_application(conn: Connection, environment_id: str, application_id: str) -> None:
+    await put(conn, _ADMIN_APPLICATION, f"{environment_id}/{application_id}")

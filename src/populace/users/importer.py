@@ -13,16 +13,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from populace.errors import ApiError, invalid_data
 from populace.populations import store as population_store
 from populace.storage.database import Database
 from populace.users import rules, store
 from populace.users.wire import UserBody
-from populace.wire import decode_body, new_id, now_ms
+from populace.wire import MAX_BODY_BYTES, decode_body, new_id, now_ms
 
 BATCH_SIZE = 5000
+# A line holds one user, as a POST body does; the API's body limit bounds it too.
+MAX_LINE_BYTES = MAX_BODY_BYTES
 CSV_COLUMNS = (
     "username", "email", "name.given", "name.family", "name.middle", "name.formatted",
     "enabled", "population.id",
@@ -41,20 +43,60 @@ class ImportReport:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """Numbered physical lines of at most :data:`MAX_LINE_BYTES`; a longer line is read past
+    (never held whole in memory) and given as None, so it is rejected and the rest goes on."""
+    number = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield number, line
+            continue
+        while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield number, None
+
+
+def _too_long() -> ApiError:
+    return invalid_data(
+        "SIZE_LIMIT_EXCEEDED", None, f"The line is longer than {MAX_LINE_BYTES} bytes."
+    )
+
+
+def _csv_cells(line: bytes) -> list[str]:
+    """One physical line's cells. No field of a user may hold a line break, so a record is
+    one line, and a bad line cannot take the lines after it with it."""
+    return next(csv.reader([line.decode("utf-8").rstrip("\r\n")]), [])
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, rules.UserInput | ApiError]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        unknown = set(reader.fieldnames or ()) - set(CSV_COLUMNS)
+    with path.open("rb") as handle:
+        lines = _lines(handle)
+        first = next(lines, (0, b""))[1]
+        if first is None:
+            raise ValueError("the CSV header line is too long")
+        header = _csv_cells(first.removeprefix(b"\xef\xbb\xbf"))
+        unknown = set(header) - set(CSV_COLUMNS)
         if unknown:
             raise ValueError(f"unknown CSV columns {sorted(unknown)}; known: {list(CSV_COLUMNS)}")
-        for row in reader:
-            yield reader.line_num, _csv_input(row)
+        for number, line in lines:
+            if line is None:
+                yield number, _too_long()
+            elif line.strip():
+                yield number, _csv_row(header, line)
 
 
-def _csv_input(row: dict[str | None, Any]) -> rules.UserInput | ApiError:
-    if None in row:  # DictReader files cells beyond the header under None
+def _csv_row(header: list[str], line: bytes) -> rules.UserInput | ApiError:
+    try:
+        cells = _csv_cells(line)
+    except (csv.Error, UnicodeDecodeError) as error:
+        return invalid_data("INVALID_VALUE", None, f"The line is not valid CSV: {error}.")
+    if len(cells) > len(header):
         return invalid_data("INVALID_VALUE", None, "The row has more cells than the header.")
+    return _csv_input(dict(zip(header, cells, strict=False)))
 
+
+def _csv_input(row: dict[str, str]) -> rules.UserInput | ApiError:
     def cell(name: str) -> str | None:
         value = row.get(name)
         return value if value not in (None, "") else None
@@ -76,13 +118,14 @@ def _csv_input(row: dict[str | None, Any]) -> rules.UserInput | ApiError:
 
 def _json_rows(path: Path) -> Iterator[tuple[int, rules.UserInput | ApiError]]:
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, decode_body(line, UserBody).to_input()
-            except ApiError as error:
-                yield number, error
+        for number, line in _lines(handle):
+            if line is None:
+                yield number, _too_long()
+            elif line.strip():
+                try:
+                    yield number, decode_body(line, UserBody).to_input()
+                except ApiError as error:
+                    yield number, error
 
 
 def _reason(error: ApiError) -> str:
@@ -137,7 +180,7 @@ class _Loader:
         except ValueError as error:
             self.reject(line, str(error))
             return
-        key = values["username"].casefold()
+        key = store.username_key(values["username"])
         if key in self.seen:
             self.reject(line, "username: is already in use (earlier in this file)")
             return
@@ -154,11 +197,11 @@ class _Loader:
         at = now_ms()
         async with self.db.write() as conn:
             taken = await store.usernames_taken(
-                conn, self.environment_id, [v["username"].casefold() for _, v in batch]
+                conn, self.environment_id, [store.username_key(v["username"]) for _, v in batch]
             )
             rows = []
             for line, values in batch:
-                if values["username"].casefold() in taken:
+                if store.username_key(values["username"]) in taken:
                     self.reject(line, "username: is already in use")
                     continue
                 rows.append(

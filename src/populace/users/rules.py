@@ -7,6 +7,7 @@ refused by the import with the same message.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import Row
 
 from populace.auth.guard import Access
 from populace.errors import ApiError, found, invalid_data, not_found
+from populace.names import MAX_KEY_GROWTH, clean_name, text_key
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
 from populace.users import store
@@ -23,7 +25,8 @@ MAX_USERNAME = 128
 MAX_EMAIL = 254
 MAX_NAME_PART = 256
 # Deliberately loose (as PingOne is): one @, something on each side, a dot in the domain.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_USERNAME_CATEGORY = re.compile(r"[LMNPS].|Zs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class UserInput:
 def _text(value: str | None, target: str, max_length: int) -> str | None:
     if value is None:
         return None
-    if len(value) > max_length:
+    if len(value) > max_length or len(text_key(value)) > MAX_KEY_GROWTH * max_length:
         raise invalid_data(
             "SIZE_LIMIT_EXCEEDED",
             target,
@@ -55,13 +58,25 @@ def _text(value: str | None, target: str, max_length: int) -> str | None:
     return value
 
 
+def _username(value: str) -> str:
+    """PingOne's username: 1-128 letters, marks, numbers, punctuation, symbols and spaces
+    (its pattern's ``\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Zs}``); trimmed. Control, format,
+    private-use and unassigned code points are refused."""
+    username = clean_name(value, max_length=MAX_USERNAME, target="username")
+    if not all(_USERNAME_CATEGORY.match(unicodedata.category(ch)) for ch in username):
+        raise invalid_data(
+            "INVALID_VALUE",
+            "username",
+            "'username' may hold only letters, marks, numbers, punctuation, symbols and spaces.",
+        )
+    return username
+
+
 def checked(body: UserInput) -> dict[str, Any]:
     """Validate what needs no database; return the user's column values."""
-    username = _text(body.username, "username", MAX_USERNAME)
-    if not username or not username.strip():
-        raise invalid_data("EMPTY_VALUE", "username", "'username' must not be empty.")
+    username = _username(body.username)
     email = _text(body.email.strip(), "email", MAX_EMAIL)
-    if not email or not _EMAIL.match(email):
+    if not email or not _EMAIL.fullmatch(email):
         raise invalid_data("INVALID_VALUE", "email", "'email' must be an email address.")
     return {
         "username": username,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 
 from populace.filters import boolean_field, exact_field, text_field
+from populace.names import text_key
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import ByKey, insert_many
@@ -22,10 +23,10 @@ LIST = TableRows(
     filters={
         "id": exact_field(u.id),
         "population.id": exact_field(u.population_id),
-        "username": text_field(u.username_key, fold=True),
-        "email": text_field(u.email_key, fold=True),
-        "name.given": text_field(u.name_given_key, fold=True),
-        "name.family": text_field(u.name_family_key, fold=True),
+        "username": text_field(u.username_key),
+        "email": text_field(u.email_key),
+        "name.given": text_field(u.name_given_key),
+        "name.family": text_field(u.name_family_key),
         "enabled": boolean_field(u.enabled),
     },
     limited_by=u.population_id,
@@ -33,21 +34,21 @@ LIST = TableRows(
 
 
 def username_key(username: str) -> str:
-    return username.casefold()
+    return text_key(username)
 
 
 def keyed(values: dict[str, Any]) -> dict[str, Any]:
-    """Add the casefolded lookup columns to a user's values."""
+    """Add the lookup keys (``names.text_key``) to a user's values."""
 
-    def fold(value: str | None) -> str | None:
-        return None if value is None else value.casefold()
+    def key(value: str | None) -> str | None:
+        return None if value is None else text_key(value)
 
     return {
         **values,
         "username_key": username_key(values["username"]),
-        "email_key": values["email"].casefold(),
-        "name_given_key": fold(values.get("name_given")),
-        "name_family_key": fold(values.get("name_family")),
+        "email_key": text_key(values["email"]),
+        "name_given_key": key(values.get("name_given")),
+        "name_family_key": key(values.get("name_family")),
     }
 
 

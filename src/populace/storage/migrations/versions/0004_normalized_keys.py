@@ -1,0 +1,91 @@
+"""normalized name keys: NFKC, format characters removed, trimmed, casefolded
+
+Revision ID: 0004
+Revises: 0003
+
+Keys were casefolded only, so look-alike names (fullwidth, zero-width characters, trailing
+spaces) were distinct. Each key is recomputed with ``names.text_key``. A unique key that would
+now collide with another row's keeps its old value: existing rows are never refused.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from populace.names import text_key
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _rekey_unique(table: str, scope: str, source: str, key: str) -> None:
+    """Recompute a key unique within ``scope``. A row takes its new key only when no row holds
+    it as an old key and no earlier row took it, so no update ever collides."""
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.text(f"SELECT {scope}, id, {source}, {key} FROM {table} ORDER BY created_at, id")
+    ).all()
+    taken: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        taken[row[0]].add(row[3])
+    for scope_id, row_id, text, old in rows:
+        new = text_key(text)
+        if new != old and new not in taken[scope_id]:
+            taken[scope_id].add(new)
+            conn.execute(
+                sa.text(f"UPDATE {table} SET {key} = :new WHERE {scope} = :scope AND id = :id"),
+                {"new": new, "scope": scope_id, "id": row_id},
+            )
+
+
+def _rekey_users() -> None:
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.text(
+            "SELECT environment_id, id, email, name_given, name_family, "
+            "email_key, name_given_key, name_family_key FROM users"
+        )
+    ).all()
+    for environment_id, user_id, email, given, family, *old in rows:
+        new = [text_key(email), *(None if v is None else text_key(v) for v in (given, family))]
+        if new != list(old):
+            conn.execute(
+                sa.text(
+                    "UPDATE users SET email_key = :email, name_given_key = :given, "
+                    "name_family_key = :family WHERE environment_id = :env AND id = :id"
+                ),
+                {"email": new[0], "given": new[1], "family": new[2], "env": environment_id,
+                 "id": user_id},
+            )  # fmt: skip
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("environments", schema=None) as batch_op:
+        batch_op.alter_column(
+            "name_key",
+            existing_type=sa.String(length=256),
+            type_=sa.String(length=1024).with_variant(
+                sa.String(length=1024, collation="C"), "postgresql"
+            ),
+            existing_nullable=False,
+        )
+    _rekey_unique("environments", "organization_id", "name", "name_key")
+    _rekey_unique("populations", "environment_id", "name", "name_key")
+    _rekey_unique("users", "environment_id", "username", "username_key")
+    _rekey_users()
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("environments", schema=None) as batch_op:
+        batch_op.alter_column(
+            "name_key",
+            existing_type=sa.String(length=1024),
+            type_=sa.String(length=256).with_variant(
+                sa.String(length=256, collation="C"), "postgresql"
+            ),
+            existing_nullable=False,
+        )
