@@ -35,6 +35,9 @@ class Config:
     secret_key: str | None = None
     # SQLite's durability: NORMAL survives a process kill, FULL a power loss too.
     sqlite_synchronous: str = "NORMAL"
+    # SQLite virtual-machine steps one list's statement may take (about 10 s of work): past it
+    # the list is refused with 400, so one client's costly filter cannot hold the database.
+    sqlite_read_budget: int = 100_000_000
     # PostgreSQL connections kept per process (connections beyond it are closed on return).
     pg_pool_size: int = 32
     # How long a client may take to send a request's head, and then its body.
@@ -68,6 +71,7 @@ class Config:
             secret_key=env.get("POPULACE_SECRET_KEY") or None,
             sqlite_synchronous=env.get("POPULACE_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
             pg_pool_size=int(env.get("POPULACE_PG_POOL_SIZE", "32")),
+            sqlite_read_budget=int(env.get("POPULACE_SQLITE_READ_BUDGET", "100000000")),
             public_url=(env.get("POPULACE_PUBLIC_URL") or "").rstrip("/") or None,
             read_timeout_seconds=float(env.get("POPULACE_READ_TIMEOUT_SECONDS", "30")),
         )

@@ -57,27 +57,29 @@ async def environment_access(
     *,
     partial: bool,
     check_environment: bool,
+    writes: bool,
 ) -> Access:
     """Access to act in one environment.
 
     ``partial`` lets an actor whose grants name some populations through, limited to those
     (the rule then checks each object's population). ``check_environment`` makes an
-    organization-wide actor learn that a missing environment is missing (404); operations that
+    organization-wide actor learn that a missing environment is missing (404); reads that
     look up an object of the environment next skip that query, as a missing object is 404
-    either way.
+    either way. A write (``writes``) always holds the environment for its transaction
+    (``environments.store.hold``): 404 if it is gone, and it cannot go while the write runs.
     """
     populations = actor.population_scope(permission, environment_id)
-    if populations is None:
-        if (
-            check_environment
-            and actor.has_organization_scope()
-            and not await environment_store.exists(conn, actor.organization_id, environment_id)
-        ):
-            raise not_found()
-        return Access(actor, environment_id)
-    if not populations or not partial:
+    if populations is not None and (not populations or not partial):
         raise forbidden()
-    return Access(actor, environment_id, frozenset(populations))
+    if writes:
+        present = await environment_store.hold(conn, actor.organization_id, environment_id)
+    elif check_environment and populations is None and actor.has_organization_scope():
+        present = await environment_store.exists(conn, actor.organization_id, environment_id)
+    else:
+        present = True
+    if not present:
+        raise not_found()
+    return Access(actor, environment_id, None if populations is None else frozenset(populations))
 
 
 def organization_access(actor: Actor, permission: Permission, *, partial: bool) -> Access:

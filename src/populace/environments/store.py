@@ -43,6 +43,24 @@ async def exists(conn: Connection, organization_id: str, environment_id: str) ->
     return found is not None
 
 
+_HOLD = Prepared(
+    select(e.id)
+    .where(e.organization_id == bindparam("organization_id"), e.id == bindparam("environment_id"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
+async def hold(conn: Connection, organization_id: str, environment_id: str) -> bool:
+    """Keep the environment from being deleted until this transaction ends (``FOR KEY
+    SHARE`` on PostgreSQL; SQLite's writer is alone anyway); False if it is already gone.
+
+    Every write inside an environment takes this lock first, so the lock order is always the
+    environment, then its objects: a delete of the environment waits for writers in it, or
+    they wait for it and then find it gone (404), and neither can deadlock the other."""
+    found = await _HOLD.scalar(conn, organization_id=organization_id, environment_id=environment_id)
+    return found is not None
+
+
 def _one(organization_id: str, environment_id: str) -> Any:
     return (e.organization_id == organization_id) & (e.id == environment_id)
 

@@ -65,6 +65,7 @@ async def _access(conn: Connection, claims: Claims, op: Operation, request: Requ
             params["envID"],
             partial=op.partial,
             check_environment=op.check_environment,
+            writes=not op.reads,
         )
     if "orgID" in params and params["orgID"] != actor.organization_id:
         raise forbidden()
@@ -90,16 +91,16 @@ def endpoint(op: Operation) -> Endpoint:
         claims = bearer_claims(header(request, b"authorization"), svc.verifier)
         body: Any = None if op.body is None else await read_json(request, op.body)
         wanted = None if op.listing is None else list_request(request, op.listing)
-        transaction = svc.db.read() if op.reads else svc.db.write()
-        async with transaction as conn:
+
+        async def work(conn: Connection) -> Any:
             access = await _access(conn, claims, op, request)
             call = Call(request, svc, conn, access, body, urls(request))
-            result: Any
             if op.listing is not None and wanted is not None:
-                result = await run_list(call, op.listing, wanted)
-            else:
-                assert op.handler is not None
-                result = await op.handler(call)
+                return await run_list(call, op.listing, wanted)
+            assert op.handler is not None
+            return await op.handler(call)
+
+        result = await svc.db.run(work, writes=not op.reads, costly=wanted is not None)
         return _respond(op, result)
 
     run.__name__ = op.operation_id

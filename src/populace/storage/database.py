@@ -20,8 +20,9 @@ kill (it is in the WAL before the call returns) but the last commits may be lost
 from __future__ import annotations
 
 import asyncio
+import random
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -29,12 +30,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Executable, ScalarResult, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from populace.errors import ApiError, invalid_request
 
 if TYPE_CHECKING:
     from populace.config import Config
-    from populace.errors import ApiError
 
 T = TypeVar("T")
 
@@ -49,8 +51,6 @@ class Connection(Protocol):
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]: ...
 
     async def run_sync(self, fn: Callable[[SyncConnection], T]) -> T: ...
-
-    def begin_nested(self) -> Any: ...
 
 
 class DatabaseUnavailable(Exception):
@@ -74,6 +74,18 @@ def unique_columns(error: IntegrityError) -> set[str]:
     if match is None:
         return set()
     return {name.rpartition(".")[2] for name in match.group("columns").split(", ")}
+
+
+# PostgreSQL errors a transaction meets only because another one ran at the same moment:
+# deadlock, serialization failure, and a foreign key whose row was deleted meanwhile. Run
+# again, the transaction sees the other one's outcome and answers from it (often 404).
+_RACES = {"40P01", "40001", "23503"}
+ATTEMPTS = 4
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    cause = error.orig.__cause__ if error.orig is not None else None
+    return getattr(cause, "sqlstate", None) in _RACES
 
 
 def violates(error: IntegrityError, column: str) -> bool:
@@ -110,21 +122,6 @@ def normalize_url(url: str) -> str:
     raise ValueError(f"unsupported database URL {url!r}: use a SQLite path or postgresql://...")
 
 
-class _Savepoint:
-    def __init__(self, conn: SyncConnection) -> None:
-        self._conn = conn
-        self._nested: Any = None
-
-    async def __aenter__(self) -> None:
-        self._nested = self._conn.begin_nested()
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self._nested.commit()
-        else:
-            self._nested.rollback()
-
-
 class InlineConnection:
     """A synchronous SQLite connection behind the awaitable :class:`Connection` interface."""
 
@@ -143,8 +140,57 @@ class InlineConnection:
     async def run_sync(self, fn: Callable[[SyncConnection], T]) -> T:
         return fn(self.sync)
 
-    def begin_nested(self) -> _Savepoint:
-        return _Savepoint(self.sync)
+
+class ThreadedConnection:
+    """A SQLite connection whose statements run in a worker thread, rows fetched there too,
+    so a costly read (a list filtered on an unindexed attribute over millions of users)
+    never holds the event loop. Each statement may take at most ``budget`` SQLite virtual
+    machine steps; past that it is interrupted and the request is refused (400)."""
+
+    PROGRESS_EVERY = 10_000  # VM steps between checks of the budget
+
+    def __init__(self, conn: SyncConnection, budget: int) -> None:
+        self.sync = conn
+        self._budget = budget
+
+    async def run_sync(self, fn: Callable[[SyncConnection], T]) -> T:
+        return await asyncio.to_thread(self._bounded, fn)
+
+    def _bounded(self, fn: Callable[[SyncConnection], T]) -> T:
+        driver = self.sync.connection.driver_connection
+        assert driver is not None
+        checks = self._budget // self.PROGRESS_EVERY
+        steps = iter(range(checks))
+        driver.set_progress_handler(lambda: next(steps, None) is None, self.PROGRESS_EVERY)
+        try:
+            return fn(self.sync)
+        except OperationalError as error:
+            if "interrupted" not in str(error):
+                raise
+            raise too_costly(self._budget) from None
+        finally:
+            driver.set_progress_handler(None, self.PROGRESS_EVERY)
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        def buffered(sync: SyncConnection) -> Any:
+            return sync.execute(statement, parameters).freeze()
+
+        frozen = await self.run_sync(buffered)
+        result: CursorResult[Any] = frozen()
+        return result
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        return await self.run_sync(lambda sync: sync.scalar(statement, parameters))
+
+    async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
+        return (await self.execute(statement, parameters)).scalars()
+
+
+def too_costly(budget: int) -> ApiError:
+    return invalid_request(
+        f"The request needs more than the {budget:,} SQLite steps one read may take. Filter on "
+        "an indexed attribute (id, username, email, population.id, name) or narrow the filter."
+    )
 
 
 def _is_busy(error: OperationalError) -> bool:
@@ -213,6 +259,12 @@ class _SQLite:
         async with self._write_lock, self.transaction("BEGIN IMMEDIATE") as conn:
             yield conn
 
+    @asynccontextmanager
+    async def costly_reader(self, budget: int) -> AsyncIterator[ThreadedConnection]:
+        """An autocommit connection of its own whose statements run in a worker thread."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield ThreadedConnection(conn, budget)
+
     def reader(self) -> InlineConnection:
         """One long-lived autocommit connection for reads: each SELECT sees the latest commit,
         with no BEGIN, COMMIT or pool checkout per request. Statements run inline and one at a
@@ -232,8 +284,16 @@ class _SQLite:
 class Database:
     """Read and write transactions over SQLite or PostgreSQL."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pg_pool_size: int = 32):
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pg_pool_size: int = 32,
+        sqlite_read_budget: int = 100_000_000,
+    ) -> None:
         self.url = normalize_url(url)
+        self.sqlite_read_budget = sqlite_read_budget
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self._sqlite: _SQLite | None = _SQLite(self.url, sqlite_synchronous)
@@ -258,15 +318,22 @@ class Database:
             config.database_url,
             sqlite_synchronous=config.sqlite_synchronous,
             pg_pool_size=config.pg_pool_size,
+            sqlite_read_budget=config.sqlite_read_budget,
         )
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
-        if self._sqlite is not None:
-            yield self._sqlite.reader()
-        else:
+    async def read(self, *, costly: bool = False) -> AsyncIterator[Connection]:
+        """A connection that sees the latest commit at each statement. ``costly`` (a list,
+        whose filter may scan): on SQLite its statements run off the event loop, within the
+        read budget; PostgreSQL's never run on the loop."""
+        if self._sqlite is None:
             async with self._reader.connect() as conn:
                 yield conn
+        elif costly:
+            async with self._sqlite.costly_reader(self.sqlite_read_budget) as threaded:
+                yield threaded
+        else:
+            yield self._sqlite.reader()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
@@ -277,6 +344,26 @@ class Database:
         else:
             async with self._engine.begin() as conn:
                 yield conn
+
+    async def run(
+        self, work: Callable[[Connection], Awaitable[T]], *, writes: bool, costly: bool = False
+    ) -> T:
+        """``work`` in one transaction (``writes``) or on a read connection. A write that lost
+        a race on PostgreSQL (:func:`lost_a_race`) is rolled back and run again, a bounded
+        number of times, after a short random pause."""
+        if not writes:
+            async with self.read(costly=costly) as conn:
+                return await work(conn)
+        attempt = 1
+        while True:
+            try:
+                async with self.write() as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                if attempt == ATTEMPTS or not lost_a_race(error):
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.01 * attempt))
+            attempt += 1
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncConnection]:

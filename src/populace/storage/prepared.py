@@ -16,10 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Dialect
 
-from populace.storage.database import Connection, DatabaseUnavailable, InlineConnection
+from populace.storage.database import (
+    Connection,
+    DatabaseUnavailable,
+    InlineConnection,
+    ThreadedConnection,
+)
 
 
 class _Compiled:
@@ -57,13 +63,16 @@ class Prepared:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
+    def _sqlite(self, sync: SyncConnection, params: dict[str, Any]) -> list[Any]:
+        compiled = self._for(sync.dialect)
+        driver = sync.connection.driver_connection
+        assert driver is not None
+        args = tuple(params[name] for name in compiled.order)
+        return compiled.rows(driver.execute(compiled.sql, args).fetchall())
+
     async def all(self, conn: Connection, **params: Any) -> list[Any]:
-        if isinstance(conn, InlineConnection):
-            compiled = self._for(conn.sync.dialect)
-            driver = conn.sync.connection.driver_connection
-            assert driver is not None
-            args = tuple(params[name] for name in compiled.order)
-            return compiled.rows(driver.execute(compiled.sql, args).fetchall())
+        if isinstance(conn, InlineConnection | ThreadedConnection):
+            return await conn.run_sync(lambda sync: self._sqlite(sync, params))
         if conn.in_transaction():  # type: ignore[attr-defined]
             # Inside a write transaction, go through SQLAlchemy: its asyncpg adapter sends
             # BEGIN lazily on its own first statement, so a statement sent to the driver
