@@ -32,23 +32,29 @@ def text_key(text: str, *, trim: bool = True) -> str:
     return unicodedata.normalize("NFKC", visible.casefold())
 
 
-def clean_name(name: str, *, max_length: int = MAX_NAME, target: str = "name") -> str:
-    """Trim and check a display name: 1-256 characters, no control characters."""
-    trimmed = name.strip()
-    if not trimmed:
-        raise invalid_data("EMPTY_VALUE", target, f"'{target}' must not be empty.")
-    if len(trimmed) > max_length or len(text_key(trimmed)) > MAX_KEY_GROWTH * max_length:
+def checked_text(value: str, target: str, max_length: int) -> str:
+    """A text field: at most ``max_length`` characters (and a key of bounded length), no
+    control characters."""
+    if len(value) > max_length or len(text_key(value)) > MAX_KEY_GROWTH * max_length:
         raise invalid_data(
             "SIZE_LIMIT_EXCEEDED",
             target,
             f"'{target}' must be at most {max_length} characters.",
             maximumValue=max_length,
         )
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in trimmed):
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
         raise invalid_data(
             "INVALID_VALUE", target, f"'{target}' must not contain control characters."
         )
-    return trimmed
+    return value
+
+
+def clean_name(name: str, *, max_length: int = MAX_NAME, target: str = "name") -> str:
+    """Trim and check a display name: 1-256 characters, no control characters."""
+    trimmed = name.strip()
+    if not trimmed:
+        raise invalid_data("EMPTY_VALUE", target, f"'{target}' must not be empty.")
+    return checked_text(trimmed, target, max_length)
 
 
 def duplicate_name() -> ApiError:

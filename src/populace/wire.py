@@ -51,6 +51,13 @@ class InEnvironment(Resource):
     environment: Ref
 
 
+class NamedInEnvironment(InEnvironment, kw_only=True):
+    """An object of an environment that people name and describe."""
+
+    name: str
+    description: str | UnsetType = UNSET
+
+
 class Urls:
     """Builds the ``_links`` of a response from the base URL the client used, so links point
     back the way the client came. Renderers take one; they need nothing else from HTTP."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from populace.auth.roles import ScopeType
-from populace.wire import UNSET, InEnvironment, Ref, UnsetType, Urls, iso_ms
+from populace.wire import UNSET, InEnvironment, NamedInEnvironment, Ref, Urls, iso_ms
 
 
 class ApplicationBody(msgspec.Struct, rename="camel"):
@@ -35,9 +35,7 @@ class ApplicationBody(msgspec.Struct, rename="camel"):
         }
 
 
-class Application(InEnvironment, kw_only=True):
-    name: str
-    description: str | UnsetType = UNSET
+class Application(NamedInEnvironment, kw_only=True):
     enabled: bool
     type: str
     protocol: str

@@ -6,12 +6,10 @@ from typing import Any
 
 import msgspec
 
-from populace.wire import UNSET, InEnvironment, Ref, UnsetType, Urls, iso_ms
+from populace.wire import UNSET, InEnvironment, NamedInEnvironment, Ref, Urls, iso_ms
 
 
-class PasswordPolicy(InEnvironment, kw_only=True):
-    name: str
-    description: str | UnsetType = UNSET
+class PasswordPolicy(NamedInEnvironment, kw_only=True):
     default: bool
     excludes_profile_data: bool
     not_similar_to_current: bool

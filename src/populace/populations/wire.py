@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from populace.populations.rules import PopulationInput
-from populace.wire import UNSET, InEnvironment, Ref, UnsetType, Urls, iso_ms
+from populace.wire import UNSET, NamedInEnvironment, Ref, UnsetType, Urls, iso_ms
 
 DEFAULT_LANGUAGE = "en"
 
@@ -36,9 +36,7 @@ class PopulationBody(msgspec.Struct, rename="camel"):
         )
 
 
-class Population(InEnvironment, kw_only=True):
-    name: str
-    description: str | UnsetType = UNSET
+class Population(NamedInEnvironment, kw_only=True):
     user_count: int
     created_at: str
     updated_at: str

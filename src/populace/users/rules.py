@@ -15,7 +15,7 @@ from sqlalchemy import Row
 
 from populace.auth.guard import Access
 from populace.errors import ApiError, found, invalid_data, not_found
-from populace.names import MAX_KEY_GROWTH, clean_name, text_key
+from populace.names import checked_text, clean_name
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
 from populace.users import store
@@ -42,20 +42,7 @@ class UserInput:
 
 
 def _text(value: str | None, target: str, max_length: int) -> str | None:
-    if value is None:
-        return None
-    if len(value) > max_length or len(text_key(value)) > MAX_KEY_GROWTH * max_length:
-        raise invalid_data(
-            "SIZE_LIMIT_EXCEEDED",
-            target,
-            f"'{target}' must be at most {max_length} characters.",
-            maximumValue=max_length,
-        )
-    if any(ord(ch) < 0x20 for ch in value):
-        raise invalid_data(
-            "INVALID_VALUE", target, f"'{target}' must not contain control characters."
-        )
-    return value
+    return None if value is None else checked_text(value, target, max_length)
 
 
 def _username(value: str) -> str:

@@ -63,16 +63,20 @@ def _rekey_users() -> None:
             )  # fmt: skip
 
 
-def upgrade() -> None:
+def _resize_environment_name_key(old: int, new: int) -> None:
     with op.batch_alter_table("environments", schema=None) as batch_op:
         batch_op.alter_column(
             "name_key",
-            existing_type=sa.String(length=256),
-            type_=sa.String(length=1024).with_variant(
-                sa.String(length=1024, collation="C"), "postgresql"
+            existing_type=sa.String(length=old),
+            type_=sa.String(length=new).with_variant(
+                sa.String(length=new, collation="C"), "postgresql"
             ),
             existing_nullable=False,
         )
+
+
+def upgrade() -> None:
+    _resize_environment_name_key(256, 1024)
     _rekey_unique("environments", "organization_id", "name", "name_key")
     _rekey_unique("populations", "environment_id", "name", "name_key")
     _rekey_unique("users", "environment_id", "username", "username_key")
@@ -80,12 +84,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("environments", schema=None) as batch_op:
-        batch_op.alter_column(
-            "name_key",
-            existing_type=sa.String(length=1024),
-            type_=sa.String(length=256).with_variant(
-                sa.String(length=256, collation="C"), "postgresql"
-            ),
-            existing_nullable=False,
-        )
+    _resize_environment_name_key(1024, 256)
