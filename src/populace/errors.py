@@ -145,6 +145,13 @@ def method_not_allowed(method: str, allowed: str) -> ApiError:
     )
 
 
+class OAuthErrorBody(msgspec.Struct):
+    """RFC 6749's error body, as it goes on the wire."""
+
+    error: str
+    error_description: str
+
+
 class OAuthError(Exception):
     """RFC 6749 section 5.2 error at the token endpoint: ``{error, error_description}``."""
 
@@ -158,5 +165,5 @@ class OAuthError(Exception):
         headers = {**_JSON, "Cache-Control": "no-store", "Pragma": "no-cache"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="populace"'
-        body = {"error": self.error, "error_description": self.description}
+        body = OAuthErrorBody(self.error, self.description)
         return self.status, headers, msgspec.json.encode(body)

@@ -15,6 +15,7 @@ import unicodedata
 from populace.errors import ApiError, invalid_data
 
 MAX_NAME = 256
+MAX_DESCRIPTION = 1024
 # NFKC and casefolding may lengthen a text; a key longer than this many times its text is
 # refused rather than stored (key columns hold four times the name's limit).
 MAX_KEY_GROWTH = 4
@@ -45,6 +46,18 @@ def checked_text(value: str, target: str, max_length: int) -> str:
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
         raise invalid_data(
             "INVALID_VALUE", target, f"'{target}' must not contain control characters."
+        )
+    return value
+
+
+def clean_description(value: str | None) -> str | None:
+    """A description: free text (line breaks too) of at most 1024 characters."""
+    if value is not None and len(value) > MAX_DESCRIPTION:
+        raise invalid_data(
+            "SIZE_LIMIT_EXCEEDED",
+            "description",
+            f"'description' must be at most {MAX_DESCRIPTION} characters.",
+            maximumValue=MAX_DESCRIPTION,
         )
     return value
 

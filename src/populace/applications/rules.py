@@ -26,7 +26,7 @@ from populace.errors import (
     invalid_data,
     not_found,
 )
-from populace.names import clean_name
+from populace.names import clean_description, clean_name
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
 from populace.wire import new_id, now_ms
@@ -41,6 +41,7 @@ async def create_application(
         {
             **values,
             "name": clean_name(values["name"]),
+            "description": clean_description(values["description"]),
             "environment_id": access.environment,
             "id": new_id(),
             "client_secret": box.seal(new_client_secret()),

@@ -13,7 +13,7 @@ from populace.auth.roles import ENVIRONMENT_ADMIN, IDENTITY_DATA_ADMIN, ScopeTyp
 from populace.configuration import store as configuration
 from populace.environments import store
 from populace.errors import constraint_violation, found, invalid_data, not_found
-from populace.names import clean_name, duplicate_name
+from populace.names import clean_description, clean_name, duplicate_name
 from populace.organizations import store as organization_store
 from populace.populations import store as population_store
 from populace.storage import settings
@@ -53,7 +53,11 @@ async def provision(conn: Connection, values: dict[str, Any]) -> Row[Any]:
 async def _checked(
     conn: Connection, organization_id: str, values: dict[str, Any], except_id: str | None = None
 ) -> dict[str, Any]:
-    values = {**values, "name": clean_name(values["name"])}
+    values = {
+        **values,
+        "name": clean_name(values["name"]),
+        "description": clean_description(values["description"]),
+    }
     if await organization_store.get_license(conn, organization_id, values["license_id"]) is None:
         raise invalid_data("INVALID_VALUE", "license.id", "'license.id' does not name a license.")
     if await store.name_taken(conn, organization_id, values["name"], except_id):

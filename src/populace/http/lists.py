@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from populace.auth.guard import Access
     from populace.http.dispatch import Call
 
-# Digits past this are refused before conversion: int() of thousands of digits is slow.
+# A limit with more digits than this is simply the maximum: int() of thousands of digits is
+# slow (and refused past 4,300), so it is never converted.
 _MAX_LIMIT_DIGITS = 9
 
 

@@ -10,14 +10,19 @@ import msgspec
 from populace.errors import ErrorBody
 from populace.http.router import ApiRouter, Operation
 
-_ERROR_STATUSES = {
+_DESCRIPTIONS = {
     400: "Invalid data",
-    401: "Missing or invalid access token",
+    401: "Missing or invalid credentials",
     403: "The actor lacks a role for this resource",
     404: "Not found",
+    408: "The request was not received in time",
     413: "Body too large",
     415: "Unsupported media type",
+    429: "Too many requests",
+    503: "The database is unavailable; retry after Retry-After seconds",
 }
+# What every management API operation may answer besides success, in PingOne's envelope.
+MANAGEMENT_ERRORS: dict[int, type] = dict.fromkeys(_DESCRIPTIONS, ErrorBody)
 
 
 def _page_struct(op: Operation) -> type:
@@ -49,14 +54,19 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
+def _errors(op: Operation) -> dict[int, type]:
+    return dict(MANAGEMENT_ERRORS if op.errors is None else op.errors)
+
+
 def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
-    structs: list[type] = [ErrorBody]
+    structs: list[type] = []
     shapes: dict[tuple[str, str], tuple[type | None, type | None]] = {}
     for router in routers:
         for op in router.operations:
             response = _page_struct(op) if op.listing is not None else op.response
             shapes[(op.path, op.method)] = (op.body, response)
-            structs += [t for t in (op.body, response) if t is not None]
+            structs += [t for t in (op.body, response, *_errors(op).values()) if t is not None]
+    structs = list(dict.fromkeys(structs))
     schemas, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}"
     )
@@ -82,11 +92,11 @@ def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
             if response is not None:
                 ok["content"] = {"application/json": {"schema": by_type[response]}}
             entry["responses"][str(op.status)] = ok
-            error = {"content": {"application/json": {"schema": by_type[ErrorBody]}}}
-            for status, text in _ERROR_STATUSES.items():
-                if status in (401, 403) and not op.authenticated:
-                    continue
-                entry["responses"][str(status)] = {"description": text, **error}
+            for status, struct in _errors(op).items():
+                entry["responses"][str(status)] = {
+                    "description": _DESCRIPTIONS[status],
+                    "content": {"application/json": {"schema": by_type[struct]}},
+                }
             if op.authenticated:
                 entry["security"] = [{"bearer": []}]
             paths.setdefault(op.path, {})[op.method.lower()] = entry

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,8 @@ class Operation:
     partial: bool = False
     no_store: bool = False  # the response carries a secret or a token
     form: bool = False  # the documented body is form-encoded
+    # The error statuses it answers, with their body's struct; None: the management API's.
+    errors: Mapping[int, type] | None = None
 
     @property
     def parameters(self) -> list[str]:

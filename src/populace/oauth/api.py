@@ -17,7 +17,7 @@ from starlette.responses import Response
 from populace.applications import store as application_store
 from populace.auth.tokens import issue_token
 from populace.environments import store as environment_store
-from populace.errors import OAuthError, not_found
+from populace.errors import ErrorBody, OAuthError, OAuthErrorBody, not_found
 from populace.http.dispatch import services
 from populace.http.request import base_url, read_body
 from populace.http.responses import NO_STORE, json_response
@@ -123,6 +123,14 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     authenticated=False,
     form=True,
     no_store=True,
+    errors={
+        400: OAuthErrorBody,
+        401: OAuthErrorBody,
+        408: ErrorBody,
+        413: ErrorBody,
+        429: ErrorBody,
+        503: ErrorBody,
+    },
 )
 async def token(request: Request) -> Response:
     """Issue an access token (client_credentials)."""
@@ -186,7 +194,10 @@ async def _known_environment(request: Request) -> str:
     return environment_id
 
 
-@router.raw("GET", "/jwks", response=Jwks, authenticated=False)
+PUBLIC_ERRORS = {404: ErrorBody, 503: ErrorBody}
+
+
+@router.raw("GET", "/jwks", response=Jwks, authenticated=False, errors=PUBLIC_ERRORS)
 async def jwks(request: Request) -> Response:
     """The signing keys."""
     await _known_environment(request)
@@ -196,6 +207,7 @@ async def jwks(request: Request) -> Response:
 @router.raw(
     "GET",
     "/.well-known/openid-configuration",
+    errors=PUBLIC_ERRORS,
     response=OpenIdConfiguration,
     authenticated=False,
 )

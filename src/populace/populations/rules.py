@@ -17,12 +17,11 @@ from populace.auth.guard import Access
 from populace.configuration import store as configuration
 from populace.environments import store as environment_store
 from populace.errors import constraint_violation, found, invalid_data, not_found
-from populace.names import clean_name, duplicate_name, text_key
+from populace.names import clean_description, clean_name, duplicate_name, text_key
 from populace.populations import store
 from populace.storage.database import Connection, unique_or
 from populace.wire import new_id, now_ms
 
-MAX_DESCRIPTION = 1024
 MAX_ALTERNATIVE_IDENTIFIERS = 100
 MAX_IDENTIFIER_LENGTH = 256
 # BCP 47 language tags as PingOne uses them: "en", "fr-CA", "zh-Hant-TW"; at most 35
@@ -42,21 +41,6 @@ class PopulationInput:
     theme_id: str | None = None
     preferred_language: str | None = None
     alternative_identifiers: list[str] | None = None
-
-
-def _description(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if len(value) > MAX_DESCRIPTION:
-        raise invalid_data(
-            "SIZE_LIMIT_EXCEEDED",
-            "description",
-            f"'description' must be at most {MAX_DESCRIPTION} characters.",
-            maximumValue=MAX_DESCRIPTION,
-        )
-    if "\x00" in value:
-        raise invalid_data("INVALID_VALUE", "description", "'description' must not contain NUL.")
-    return value
 
 
 def _language(value: str | None) -> str | None:
@@ -107,7 +91,7 @@ async def _validated(
     name = clean_name(body.name)
     values: dict[str, Any] = {
         "name": name,
-        "description": _description(body.description),
+        "description": clean_description(body.description),
         "is_default": body.default,
         "preferred_language": _language(body.preferred_language),
         "alternative_identifiers": _alternative_identifiers(body.alternative_identifiers),
