@@ -90,11 +90,13 @@ def list_request(request: Request, listing: Listing) -> ListRequest:
     return ListRequest(limit, cursor, condition)
 
 
-def page_links(request: Request, page: Page) -> dict[str, Link]:
-    """``self`` is the request as made; ``next``/``prev`` repeat it with another cursor."""
-    base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+def page_links(urls: Urls, request: Request, page: Page) -> dict[str, Link]:
+    """``self`` is the request as made; ``next``/``prev`` repeat it with another cursor. All
+    on the deployment's base URL (the public URL, when one is pinned)."""
+    base = urls.base + request.url.path
+    query = request.url.query
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor" and v != ""]
-    links = {"self": Link(href=str(request.url))}
+    links = {"self": Link(href=f"{base}?{query}" if query else base)}
     for rel, cursor in (("next", page.next_cursor), ("prev", page.prev_cursor)):
         if cursor is not None:
             links[rel] = Link(href=f"{base}?{urlencode([*kept, ('cursor', cursor)])}")
@@ -112,7 +114,7 @@ async def run_list(call: Call[Any], listing: Listing, wanted: ListRequest) -> di
         rows = [listing.view(call.access, row) for row in rows]
     items = [listing.render(call.urls, row) for row in rows]
     body: dict[str, Any] = {
-        "_links": page_links(call.request, page),
+        "_links": page_links(call.urls, call.request, page),
         "_embedded": {listing.key: items},
     }
     if count is not None:

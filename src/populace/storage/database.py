@@ -260,6 +260,28 @@ class _SQLite:
             yield conn
 
     @asynccontextmanager
+    async def schema_change(self) -> AsyncIterator[Connection]:
+        """A write transaction with foreign keys off, for migrations. SQLite alters a table by
+        copying it and dropping the original; with foreign keys on, that drop would cascade
+        to every row that refers to it. The keys are checked before the commit instead."""
+        async with self._write_lock:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only outside a transaction
+                try:
+                    await self._begin(conn, "BEGIN IMMEDIATE")
+                    try:
+                        yield InlineConnection(conn)
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"a migration broke foreign keys: {broken[:5]}")
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+                finally:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+    @asynccontextmanager
     async def costly_reader(self, budget: int) -> AsyncIterator[ThreadedConnection]:
         """An autocommit connection of its own whose statements run in a worker thread."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -340,6 +362,17 @@ class Database:
         """A transaction that commits when the block ends and rolls back on any exception."""
         if self._sqlite is not None:
             async with self._sqlite.write() as conn:
+                yield conn
+        else:
+            async with self._engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def schema_change(self) -> AsyncIterator[Connection]:
+        """A transaction for migrations (PostgreSQL alters tables in place; see
+        ``_SQLite.schema_change`` for SQLite)."""
+        if self._sqlite is not None:
+            async with self._sqlite.schema_change() as conn:
                 yield conn
         else:
             async with self._engine.begin() as conn:

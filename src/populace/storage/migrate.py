@@ -42,7 +42,7 @@ async def deployment_lock(db: Database) -> AsyncIterator[None]:
             await conn.commit()
 
 
-async def upgrade(db: Database) -> None:
-    """Bring the schema to the newest revision (a no-op when it is there already)."""
-    async with db.write() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, the newest by default (a no-op when it is there)."""
+    async with db.schema_change() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
