@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The PostgreSQL pass of `make test`; the machine's local server by default.
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install serve test test-sqlite test-postgres lint bench
+.PHONY: install node serve test test-sqlite test-postgres lint bench
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q python3-venv)
@@ -16,6 +16,13 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Node and npm (Debian's), for the tests that run real PingOne clients published on npm.
+node:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
+
 serve: install
 	$(BIN)/populace serve
 
@@ -24,10 +31,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
 
-test-sqlite: install
+test-sqlite: install node
 	$(BIN)/python -m pytest
 
-test-postgres: install
+test-postgres: install node
 	POPULACE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 test: lint test-sqlite test-postgres

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
 import platform
 import re
@@ -45,6 +46,7 @@ PYTHON = sys.executable
 CONNECTIONS = 32
 LIST_CONNECTIONS = 8
 LIST_NAME = "team-"
+MEMBER_GROUPS = 1000
 # Shaped like the SigV4 header the AWS SDK sends; moto reads the service and region from it
 # and does not check the signature.
 AWS_AUTH = (
@@ -363,6 +365,7 @@ class Directory:
     flip_a: tuple[str, str]  # (id, name)
     flip_b: tuple[str, str]
     list_env: str  # --list-populations populations named team-00000...
+    member_groups: Path | None = None  # ids of MEMBER_GROUPS groups of big_pop's users
 
 
 def get_token(client: httpx.Client, credentials: Credentials) -> str:
@@ -381,18 +384,49 @@ def _created(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def _create_populations(url: str, token: str, env_id: str, names: list[str]) -> None:
+async def _create_all(url: str, token: str, path: str, bodies: list[dict[str, Any]]) -> list[str]:
+    """POST every body to ``path``, 16 at a time; the created ids, in the order of ``bodies``."""
     limits = httpx.Limits(max_connections=16)
     headers = {"Authorization": f"Bearer {token}"}
-    path = f"/v1/environments/{env_id}/populations"
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as c:
-        pending = iter(names)
+    ids = [""] * len(bodies)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=600) as c:
+        pending = iter(enumerate(bodies))
 
         async def worker() -> None:
-            for name in pending:
-                _created(await c.post(path, json={"name": name}))
+            for index, body in pending:
+                ids[index] = str(_created(await c.post(path, json=body))["id"])
 
         await asyncio.gather(*(worker() for _ in range(16)))
+    return ids
+
+
+async def _create_populations(url: str, token: str, env_id: str, names: list[str]) -> None:
+    path = f"/v1/environments/{env_id}/populations"
+    await _create_all(url, token, path, [{"name": name} for name in names])
+
+
+def make_member_groups(server: Populace, d: Directory, users: int, workdir: Path) -> None:
+    """MEMBER_GROUPS groups of the big population, each holding a block of its users (a
+    ``userFilter`` on a username prefix: members are materialized when the group is made);
+    their ids go to a file the memberOfGroups load cycles through."""
+    digits = max(0, int(math.log10(max(users // MEMBER_GROUPS, 1))))  # block size 10**digits
+    bodies = [
+        {
+            "name": f"members-{i:04d}",
+            "population": {"id": d.big_pop},
+            "userFilter": f'username sw "user{f"{i * 10**digits:08d}"[: 8 - digits]}"',
+        }
+        for i in range(MEMBER_GROUPS)
+    ]
+    started = time.monotonic()
+    path = f"/v1/environments/{d.bench_env}/groups"
+    ids = asyncio.run(_create_all(server.url, d.token, path, bodies))
+    d.member_groups = workdir / "member-groups.txt"
+    d.member_groups.write_text("\n".join(ids) + "\n")
+    log(
+        f"  created {MEMBER_GROUPS:,} groups of {10**digits:,} users each "
+        f"in {time.monotonic() - started:.1f} s"
+    )
 
 
 def make_directory(server: Populace, list_count: int) -> Directory:
@@ -503,6 +537,29 @@ def read_loads(d: Directory, users: int) -> list[tuple[Measurement, Load]]:
             Measurement("get_population_big", f"GET population ({users:,} users)", "get_group"),
             Load("get.lua", {**token, "BENCH_PATH": population_path(d.bench_env, d.big_pop)}),
         ),
+        *member_filter_loads(d),
+    ]
+
+
+def member_filter_loads(d: Directory) -> list[tuple[Measurement, Load]]:
+    if d.member_groups is None:
+        return []
+    label = (
+        f"GET users, filter memberOfGroups[id eq] ({MEMBER_GROUPS:,} groups), -c{LIST_CONNECTIONS}"
+    )
+    return [
+        (
+            Measurement("member_filter", label, "get_group"),
+            Load(
+                "member_filter.lua",
+                {
+                    "BENCH_TOKEN": d.token,
+                    "BENCH_PATH": f"/v1/environments/{d.bench_env}/users",
+                    "BENCH_IDS_FILE": str(d.member_groups),
+                },
+                connections=LIST_CONNECTIONS,
+            ),
+        )
     ]
 
 
@@ -734,6 +791,13 @@ def targets(report: Report) -> list[list[str]]:
     if lst and lst.runs:
         row("list with name filter: p99 < 25 ms at 8 clients", f"p99 {lst.p99_ms:.2f} ms",
             lst.p99_ms < 25, lst)  # fmt: skip
+    for backend in report.backends:
+        members, empty = backend.get("member_filter"), backend.get("get_population")
+        if members and empty and members.runs and empty.runs:
+            row(f"{backend.name}: memberOfGroups filter over {backend.users:,} users "
+                f"p99 < 50 ms at {LIST_CONNECTIONS} clients",
+                f"p99 {members.p99_ms:.2f} ms; {members.rps / empty.rps:.1%} of GET population",
+                members.p99_ms < 50, members, empty)  # fmt: skip
     if sqlite.startup_s:
         median = statistics.median(sqlite.startup_s)
         row("first 200 within 1.0 s of `populace serve`", f"{median:.2f} s", median <= 1.0)
@@ -879,6 +943,7 @@ def phase_sqlite(bench: Bench, report: Report, workdir: Path, csv_path: Path) ->
         log(f"  imported in {backend.import_s:.1f} s")
         startup(server, d, backend)
         check_user_count(server, d, s.users)
+        make_member_groups(server, d, s.users, workdir)
         body = httpx.get(
             server.url + population_path(d.bench_env, d.empty_pop),
             headers={"Authorization": f"Bearer {d.token}"},
@@ -972,6 +1037,7 @@ def phase_postgres(bench: Bench, report: Report, pg_url: str, workdir: Path) -> 
             log(f"  imported in {one.import_s:.1f} s")
             startup(first, d, one)
             check_user_count(first, d, s.pg_users)
+            make_member_groups(first, d, s.pg_users, workdir)
             log("PostgreSQL, 1 process: GET population, empty and big, interleaved")
             loads = read_loads(d, s.pg_users)
             one.measurements[1:1] = [m for m, _ in loads]

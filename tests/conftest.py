@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from populace.app import build_app, start
@@ -27,6 +28,11 @@ from populace.services import Services
 from tests.support import Actor, bearer, fetch_token, unique
 
 BASE_URL = "http://populace.test"
+
+# No per-example deadline for any property test: CI machines are shared and often loaded, and
+# how fast an example runs is not what these tests check.
+settings.register_profile("populace", deadline=None)
+settings.load_profile("populace")
 
 
 def _server_url(url: str) -> str:
@@ -111,11 +117,17 @@ async def client(deployment: Deployment) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest_asyncio.fixture(scope="session")
-async def admin_token(deployment: Deployment) -> str:
+async def _admin_token(deployment: Deployment) -> str:
     async with _client(deployment) as c:
         admin = deployment.admin
         return await fetch_token(c, admin.environment_id, admin.client_id, admin.client_secret)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def admin_token(deployment: Deployment) -> str:
+    """The bootstrap Worker app's token, fresh for each test module: a token lives an hour, and
+    a whole session on a loaded machine may take longer than that."""
+    return await _admin_token(deployment)
 
 
 @pytest_asyncio.fixture
@@ -126,16 +138,16 @@ async def admin(deployment: Deployment, admin_token: str) -> AsyncIterator[httpx
 
 
 @pytest_asyncio.fixture(scope="session")
-async def license_id(deployment: Deployment, admin_token: str) -> str:
-    async with _client(deployment, bearer(admin_token)) as c:
+async def license_id(deployment: Deployment) -> str:
+    async with _client(deployment, bearer(await _admin_token(deployment))) as c:
         organization_id = deployment.admin.organization_id
         response = await c.get(f"/v1/organizations/{organization_id}/licenses")
         return str(response.json()["_embedded"]["licenses"][0]["id"])
 
 
 @pytest_asyncio.fixture(scope="session")
-async def role_ids(deployment: Deployment, admin_token: str) -> dict[str, str]:
-    async with _client(deployment, bearer(admin_token)) as c:
+async def role_ids(deployment: Deployment) -> dict[str, str]:
+    async with _client(deployment, bearer(await _admin_token(deployment))) as c:
         roles = (await c.get("/v1/roles")).json()["_embedded"]["roles"]
         return {role["name"]: role["id"] for role in roles}
 

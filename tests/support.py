@@ -8,11 +8,39 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+# How long a ``populace serve`` process may take to answer its first request. Generous: on a
+# shared, loaded CI machine a start (interpreter, imports, migrations) can take many seconds,
+# and a start that fails says so at once (the process exits), without waiting for this.
+START_SECONDS = 120.0
+# How long a stopped process may take to exit before it is killed.
+STOP_SECONDS = 60.0
+# How long to wait for a condition a test needs before it may go on (a request to finish, load
+# to reach a phase). Tests wait for conditions, never for a fixed time: how fast the machine is
+# must not decide whether they pass.
+WAIT_SECONDS = 120.0
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    what: str | Callable[[], str],
+    timeout: float = WAIT_SECONDS,
+    interval: float = 0.05,
+) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` (text, or a function that makes it
+    when needed) if it still does not after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            message = what() if callable(what) else what
+            raise AssertionError(f"still not the case after {timeout:.0f}s: {message}")
+        time.sleep(interval)
 
 
 def unique(prefix: str = "t") -> str:
@@ -87,7 +115,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
+    def start(self, log_dir: Path, timeout: float = START_SECONDS) -> ServerProcess:
         self.log_path = log_dir / f"serve-{self.port}.log"
         environment = {**os.environ, **self.env}
         command = [
@@ -110,7 +138,8 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"populace serve exited: {self.log()}")
             try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                probe = httpx.get(f"{self.url}/openapi.json", timeout=min(10.0, timeout))
+                if probe.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -128,7 +157,7 @@ class ServerProcess:
         else:
             self.process.send_signal(sig)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -1,10 +1,11 @@
 """Crashes lose nothing acknowledged: SIGKILL a SQLite-backed ``populace serve`` mid-write.
 
 Round after round, several clients create populations as fast as they can while the server is
-killed with SIGKILL at a random moment. Every population answered with 201 is remembered; after
-the restart on the same file each must be there with its name, no row may be half-written (all
-columns set, ``userCount`` 0, the environment still has exactly one default), and at the end
-``PRAGMA integrity_check`` must say ``ok``.
+killed with SIGKILL at a random moment, after the round's first write was acknowledged (so each
+round kills it mid-write, however slow the machine). Every population answered with 201 is
+remembered; after the restart on the same file each must be there with its name, no row may
+be half-written (all columns set, ``userCount`` 0, the environment still has exactly one
+default), and at the end ``PRAGMA integrity_check`` must say ``ok``.
 
 This tests SQLite's durability (WAL, ``synchronous=NORMAL``: a commit is in the WAL before the
 response is sent), so it always runs on a SQLite file, whichever database the session uses.
@@ -26,12 +27,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ServerProcess
+from tests.support import WAIT_SECONDS, ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
 ROUNDS = 12
 CLIENTS = 6
+# Every request's timeout: generous, so a loaded machine is not taken for a wedged server.
+HTTP_TIMEOUT = 60.0
 ADMIN_ENVIRONMENT_ID = str(uuid.uuid4())
 ADMIN_CLIENT_ID = str(uuid.uuid4())
 ADMIN_SECRET = "crash-test-" + uuid.uuid4().hex
@@ -49,7 +52,7 @@ def token(base: str) -> str:
         f"{base}/{ADMIN_ENVIRONMENT_ID}/as/token",
         data={"grant_type": "client_credentials"},
         auth=(ADMIN_CLIENT_ID, ADMIN_SECRET),
-        timeout=10,
+        timeout=HTTP_TIMEOUT,
     )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
@@ -57,11 +60,13 @@ def token(base: str) -> str:
 
 def create_environment(base: str, headers: dict[str, str]) -> str:
     admin_env = httpx.get(
-        f"{base}/v1/environments/{ADMIN_ENVIRONMENT_ID}", headers=headers, timeout=10
+        f"{base}/v1/environments/{ADMIN_ENVIRONMENT_ID}", headers=headers, timeout=HTTP_TIMEOUT
     ).json()
     organization_id = admin_env["organization"]["id"]
     licenses = httpx.get(
-        f"{base}/v1/organizations/{organization_id}/licenses", headers=headers, timeout=10
+        f"{base}/v1/organizations/{organization_id}/licenses",
+        headers=headers,
+        timeout=HTTP_TIMEOUT,
     ).json()["_embedded"]["licenses"]
     created = httpx.post(
         f"{base}/v1/environments",
@@ -72,7 +77,7 @@ def create_environment(base: str, headers: dict[str, str]) -> str:
             "region": "NA",
             "license": {"id": licenses[0]["id"]},
         },
-        timeout=10,
+        timeout=HTTP_TIMEOUT,
     )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
@@ -83,7 +88,7 @@ def writer(
 ) -> None:
     """Create populations until the server goes away."""
     path = f"{base}/v1/environments/{environment_id}/populations"
-    with httpx.Client(headers=headers, timeout=10) as client:
+    with httpx.Client(headers=headers, timeout=HTTP_TIMEOUT) as client:
         sequence = 0
         while True:
             sequence += 1
@@ -105,7 +110,7 @@ def listed_populations(base: str, headers: dict[str, str], environment_id: str) 
     items: list[Any] = []
     url: str | None = f"{base}/v1/environments/{environment_id}/populations?limit=1000"
     while url is not None:
-        response = httpx.get(url, headers=headers, timeout=30)
+        response = httpx.get(url, headers=headers, timeout=HTTP_TIMEOUT)
         assert response.status_code == 200, response.text
         body = response.json()
         items += body["_embedded"]["populations"]
@@ -116,7 +121,7 @@ def listed_populations(base: str, headers: dict[str, str], environment_id: str) 
 def check_after_restart(
     base: str, headers: dict[str, str], environment_id: str, acknowledged: dict[str, str]
 ) -> None:
-    with httpx.Client(headers=headers, timeout=10) as client:
+    with httpx.Client(headers=headers, timeout=HTTP_TIMEOUT) as client:
         for population_id, name in acknowledged.items():
             response = client.get(
                 f"{base}/v1/environments/{environment_id}/populations/{population_id}"
@@ -186,10 +191,18 @@ def test_sigkill_loses_no_acknowledged_population(tmp_path: Path, capsys) -> Non
             ]
             for thread in threads:
                 thread.start()
+            # Writes are under way before the kill: wait for the first acknowledgement.
+            wait_until(
+                lambda state=state: bool(state.acknowledged),
+                lambda state=state, server=server: (
+                    f"a write acknowledged; refused: {state.refused[:5]}\n"
+                    f"--- server log ---\n{server.log()[-3000:]}"
+                ),
+            )
             time.sleep(rng.uniform(0.05, 0.5))
             server.stop(signal.SIGKILL)
             for thread in threads:
-                thread.join(timeout=30)
+                thread.join(timeout=HTTP_TIMEOUT + WAIT_SECONDS)
                 assert not thread.is_alive(), "a client hung after the kill"
             assert server.process is not None and server.process.returncode == -signal.SIGKILL
             acknowledged.update(state.acknowledged)

@@ -18,6 +18,7 @@ from populace.filters import (
     FilterError,
     Junction,
     Node,
+    ValuePath,
     boolean_field,
     compile_filter,
     exact_field,
@@ -105,6 +106,14 @@ def normalized(node: Node) -> Node:
             '((name eq "a-1")) OR ((name eq "a-2"))',
             OR(eq("name", "a-1"), eq("name", "a-2")),
         ),
+        # single quotes, as PingOne's userFilter examples write them
+        ("title eq 'Manager'", eq("title", "Manager")),
+        ("title eq 'O\\'Brien'", eq("title", "O'Brien")),
+        # a value path: the inner filter applies to the attribute's values
+        (
+            'memberOfGroups[id eq "g1"] and name eq "x"',
+            Junction("and", (ValuePath("memberOfGroups", eq("id", "g1")), eq("name", "x"))),
+        ),
     ],
 )
 def test_parse(text, expected):
@@ -121,7 +130,9 @@ def test_parse(text, expected):
         'eq "x"',
         '"x"',
         "name eq x",
-        "name eq 'x'",
+        "name eq 'x",
+        'memberOfGroups[id eq "x"',
+        'memberOfGroups[id eq "x")',
         'name eq "x',
         'name eq "x\\"',
         '(name eq "x"',

@@ -1230,7 +1230,14 @@ async def test_migration_0004_rekeys_names_and_keeps_colliding_rows(empty_databa
                     },
                     "users": {
                         r.id: (r.username_key, r.email_key, r.name_given_key)
-                        for r in await conn.execute(select(users))
+                        for r in await conn.execute(
+                            select(
+                                users.c.id,
+                                users.c.username_key,
+                                users.c.email_key,
+                                users.c.name_given_key,
+                            )
+                        )
                     },
                 }
 

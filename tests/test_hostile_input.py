@@ -805,20 +805,26 @@ def signed(deployment, **claims: Any) -> str:
 
 
 async def test_tokens_from_the_future_are_401(client, deployment) -> None:
-    now = int(time.time())
     path = f"/v1/environments/{deployment.admin.environment_id}/populations"
     control = await client.get(path, headers=bearer(signed(deployment)))
     assert control.status_code == 200, control.text
-    for case, claims in {
-        "iat in an hour": {"iat": now + 3600},
-        "iat in a minute": {"iat": now + 60},
-        "nbf in an hour": {"nbf": now + 3600},
-        "nbf in a minute": {"nbf": now + 60},
-        "iat and nbf in a day": {"iat": now + 86400, "nbf": now + 86400, "exp": now + 90000},
-        "iat as a string in the future": {"iat": str(now + 3600)},
-        "nbf as a string in the future": {"nbf": str(now + 3600)},
+    # Each case's times count from when its token is made, so "in a minute" is still in the
+    # future when the request arrives, however slowly the cases before it ran.
+    for case, claims_at in {
+        "iat in an hour": lambda now: {"iat": now + 3600},
+        "iat in a minute": lambda now: {"iat": now + 60},
+        "nbf in an hour": lambda now: {"nbf": now + 3600},
+        "nbf in a minute": lambda now: {"nbf": now + 60},
+        "iat and nbf in a day": lambda now: {
+            "iat": now + 86400,
+            "nbf": now + 86400,
+            "exp": now + 90000,
+        },
+        "iat as a string in the future": lambda now: {"iat": str(now + 3600)},
+        "nbf as a string in the future": lambda now: {"nbf": str(now + 3600)},
     }.items():
         ATTACKS["tried"] += 1
+        claims = claims_at(int(time.time()))
         response = await client.get(path, headers=bearer(signed(deployment, **claims)))
         assert response.status_code == 401, (case, response.text)
         body = response.json()

@@ -5,22 +5,27 @@ Each hypothesis example makes three fresh environments E0, E1, E2 and gives four
 roles there:
 
 * ``admin``: the bootstrap Worker app, Organization Admin (everything, everywhere);
-* ``envAdmin``: Environment Admin of E0 (populations of E0; no user rights anywhere);
+* ``envAdmin``: Environment Admin of E0 (populations of E0, reads its groups; no user or
+  membership rights anywhere);
 * ``idaEnv``: Identity Data Admin scoped to the ENVIRONMENT E1 (reads E1's populations, manages
-  its users);
-* ``idaPop``: Identity Data Admin scoped to one POPULATION P of E2 (reads P, manages P's users).
+  its users, groups and memberships);
+* ``idaPop``: Identity Data Admin scoped to one POPULATION P of E2 (reads P, manages P's users,
+  P's groups and their memberships; the environment's and other populations' groups are not
+  found for it).
 
 Every rule picks an actor, an environment (one of the three or one that does not exist), and a
-population or user from anywhere (live ones of every environment, deleted ones, made-up ids), so
-most requests aim outside the actor's rights. After each step:
+population, user or group from anywhere (live ones of every environment, deleted ones, made-up
+ids), so most requests aim outside the actor's rights. After each step:
 
 * a request within the actor's rights got exactly what the model predicts (status, error code
   and detail, body fields);
 * a request outside them got 403 or 404, never 2xx, and never a 5xx;
 * a list holds exactly the objects the model says the actor may see, with a matching ``count``;
-* (invariant, seen by the Organization Admin) every environment's populations and users equal
-  the model, at most one population is the default, and every population's ``userCount`` equals
-  the number of users a ``population.id eq`` filter lists for it.
+* (invariant, seen by the Organization Admin) every environment's populations, users and groups
+  equal the model, at most one population is the default, every population's ``userCount``
+  equals the number of users a ``population.id eq`` filter lists for it, every group's
+  ``directMemberCounts`` is its number of direct members, and a ``memberOfGroups[id eq ...]``
+  filter lists exactly those members.
 
 The deployment lives on the session's event loop, so the state machine runs in a worker thread
 and hands each request to that loop.
@@ -58,6 +63,7 @@ ACTORS = [ADMIN, ENV_ADMIN, IDA_ENV, IDA_POP]
 POPULATION_NAMES = ["Default", "alpha", "Alpha ", " ALPHA", "beta", "Straße", "STRASSE", "Ωmega"]
 DESCRIPTIONS = [None, "", "some text", "Ünïcödé"]
 USERNAMES = ["ann", "Ann", "bob", "BOB", "carol", "dave", "Ærin"]
+GROUP_NAMES = ["team", "Team ", " TEAM", "crew", "Straße", "STRASSE", "Ωmega"]
 
 
 def key(text: str) -> str:
@@ -78,6 +84,13 @@ class User:
     population_id: str
     username: str
     email: str
+
+
+@dataclass
+class Group:
+    environment_id: str
+    population_id: str | None  # None: an environment group
+    name: str
 
 
 @dataclass
@@ -127,6 +140,10 @@ def users_path(environment_id: str) -> str:
     return f"/v1/environments/{environment_id}/users"
 
 
+def groups_path(environment_id: str) -> str:
+    return f"/v1/environments/{environment_id}/groups"
+
+
 class Isolation(RuleBasedStateMachine):
     harness: ClassVar[Harness]
 
@@ -155,6 +172,9 @@ class Isolation(RuleBasedStateMachine):
         self.users: dict[str, User] = {}
         self.gone_populations: list[str] = [str(uuid.uuid4())]
         self.gone_users: list[str] = [str(uuid.uuid4())]
+        self.groups: dict[str, Group] = {}
+        self.gone_groups: list[str] = [str(uuid.uuid4())]
+        self.memberships: set[tuple[str, str]] = set()  # (user id, group id), direct
         for environment_id in self.environments:
             listed = h.request(ADMIN, "GET", populations_path(environment_id)).json()
             (default,) = listed["_embedded"]["populations"]
@@ -439,6 +459,7 @@ class Isolation(RuleBasedStateMachine):
             len(self.in_environment(env)) == 1
             or population.default
             or self.user_count(population_id) > 0
+            or any(g.population_id == population_id for g in self.groups.values())
         ):
             self.expect(response, 400, "CONSTRAINT_VIOLATION", what)
         else:
@@ -599,6 +620,7 @@ class Isolation(RuleBasedStateMachine):
         else:
             self.expect(response, 204, what=what)
             del self.users[user_id]
+            self.memberships = {(u, g) for u, g in self.memberships if u != user_id}
             self.gone_users.append(user_id)
 
     @rule(data=st.data())
@@ -625,6 +647,14 @@ class Isolation(RuleBasedStateMachine):
             self.expect(response, 400, "INVALID_VALUE", what)
         else:
             assert self.expect(response, 200, what=what)["id"] == target
+            if user.population_id != target:
+                # As in PingOne, a user leaves the groups of the population it leaves.
+                source = user.population_id
+                self.memberships = {
+                    (u, g)
+                    for u, g in self.memberships
+                    if u != user_id or self.groups[g].population_id != source
+                }
             user.population_id = target
 
     @rule(data=st.data())
@@ -669,6 +699,275 @@ class Isolation(RuleBasedStateMachine):
         for item in listed:
             self.check_user(item, item["id"])
 
+    # -- groups and memberships ---------------------------------------------------------------
+
+    def group_scope(self, actor: str, environment_id: str, manage: bool) -> set[str] | bool | None:
+        """The populations whose groups ``actor`` may read (or, ``manage``, change) here: None
+        for every group (environment groups too), False for none."""
+        e0, e1, e2 = self.environments
+        if actor == ADMIN or (actor == IDA_ENV and environment_id == e1):
+            return None
+        if actor == ENV_ADMIN and environment_id == e0 and not manage:
+            return None
+        if actor == IDA_POP and environment_id == e2 and self.population_scope:
+            return set(self.population_scope)
+        return False
+
+    def membership_scope(self, actor: str, environment_id: str) -> set[str] | bool | None:
+        """Who may read and change memberships: the Identity Data Admins, in their scope (the
+        Environment Admin reads groups, not memberships)."""
+        return False if actor == ENV_ADMIN else self.group_scope(actor, environment_id, True)
+
+    def visible_group(
+        self, scope: set[str] | bool | None, environment_id: str, group_id: str
+    ) -> Group | None:
+        group = self.groups.get(group_id)
+        if group is None or group.environment_id != environment_id or scope is False:
+            return None
+        if isinstance(scope, set) and group.population_id not in scope:
+            return None
+        return group
+
+    def group_name_taken(self, environment_id: str, name: str, population_id: str | None) -> bool:
+        """An environment group's name clashes with every group of the environment; a
+        population group's with the environment's groups and its own population's."""
+        return any(
+            g.environment_id == environment_id
+            and key(g.name) == key(name)
+            and (population_id is None or g.population_id in (None, population_id))
+            for g in self.groups.values()
+        )
+
+    def direct_members(self, group_id: str) -> set[str]:
+        return {u for u, g in self.memberships if g == group_id}
+
+    def draw_group(self, data: st.DataObject, env: str) -> str:
+        """Any group id: live ones of every environment, deleted ones, a made-up one; or,
+        aiming, one of ``env`` (of the population-scoped actor's populations, often)."""
+        if self.aim(data):
+            near = [i for i, g in self.groups.items() if g.environment_id == env]
+            scoped = [i for i in near if self.groups[i].population_id in self.population_scope]
+            pick = scoped if scoped and data.draw(st.booleans()) else near
+            if pick:
+                return data.draw(st.sampled_from(pick), label="group")
+        return data.draw(st.sampled_from([*self.groups, *self.gone_groups]), label="group")
+
+    def check_group(self, body: dict[str, Any], group_id: str) -> None:
+        model = self.groups[group_id]
+        assert body["id"] == group_id, body
+        assert body["environment"]["id"] == model.environment_id, body
+        assert body["name"] == body["displayName"] == model.name, body
+        assert body.get("population", {}).get("id") == model.population_id, body
+        direct = len(self.direct_members(group_id))
+        assert body["directMemberCounts"] == {"users": direct}, (body, direct)
+        if "totalMemberCounts" in body:  # no nesting, no userFilter here: direct members only
+            assert body["totalMemberCounts"] == {"users": direct}, (body, direct)
+
+    @rule(data=st.data(), name=st.sampled_from(GROUP_NAMES), in_population=st.booleans())
+    def create_group(self, data: st.DataObject, name: str, in_population: bool) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        population_id = self.draw_population(data, env) if in_population else None
+        body: dict[str, Any] = {"name": name}
+        if population_id is not None:
+            body["population"] = {"id": population_id}
+        response = self.harness.request(actor, "POST", groups_path(env), body)
+        self.count("create group", response)
+        what = f"{actor} creates group {name!r} in {env}, population {population_id}"
+        scope = self.group_scope(actor, env, manage=True)
+        if scope is False:
+            self.refused(response, what)
+        elif env == self.ghost_environment:
+            self.expect(response, 404, what=what)
+        elif isinstance(scope, set) and population_id not in scope:
+            # An environment group, or another population's: outside its populations.
+            self.refused(response, what)
+        elif population_id is not None and self.live_population(env, population_id) is None:
+            self.expect(response, 400, "INVALID_VALUE", what)
+        elif self.group_name_taken(env, name, population_id):
+            self.expect(response, 400, "UNIQUENESS_VIOLATION", what)
+        else:
+            created = self.expect(response, 201, what=what)
+            self.groups[created["id"]] = Group(env, population_id, name.strip())
+            self.check_group(created, created["id"])
+
+    @rule(data=st.data(), total=st.booleans())
+    def read_group(self, data: st.DataObject, total: bool) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        group_id = self.draw_group(data, env)
+        params = {"include": "totalMemberCounts"} if total else None
+        response = self.harness.request(
+            actor, "GET", f"{groups_path(env)}/{group_id}", None, params
+        )
+        self.count("read group", response)
+        what = f"{actor} reads group {group_id} in {env}"
+        scope = self.group_scope(actor, env, manage=False)
+        if scope is False:
+            self.refused(response, what)
+        elif self.visible_group(scope, env, group_id) is None:
+            # Missing, or outside a population-scoped actor's populations: not found alike.
+            self.expect(response, 404, what=what)
+        else:
+            body = self.expect(response, 200, what=what)
+            assert ("totalMemberCounts" in body) == total, body
+            self.check_group(body, group_id)
+
+    @rule(data=st.data())
+    def list_groups(self, data: st.DataObject) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        name = data.draw(st.sampled_from(GROUP_NAMES), label="filter name")
+        prefix = key(name)[:2]
+        some_population = self.draw_population(data, env)
+        some_group = self.draw_group(data, env)
+        filters: list[tuple[str | None, Any]] = [
+            (None, lambda i, g: True),
+            (f'name eq "{name.strip()}"', lambda i, g: key(g.name) == key(name)),
+            (f'name sw "{prefix}"', lambda i, g: key(g.name).startswith(prefix)),
+            (
+                f'population.id eq "{some_population}"',
+                lambda i, g: g.population_id == some_population,
+            ),
+            (f'id eq "{some_group}"', lambda i, g: i == some_group),
+        ]
+        text, predicate = data.draw(st.sampled_from(filters), label="filter")
+        params = {"limit": "1000", **({"filter": text} if text else {})}
+        response = self.harness.request(actor, "GET", groups_path(env), params=params)
+        self.count("list groups", response)
+        what = f"{actor} lists groups of {env} filtered by {text!r}"
+        scope = self.group_scope(actor, env, manage=False)
+        if scope is False:
+            self.refused(response, what)
+            return
+        if env == self.ghost_environment:
+            self.expect(response, 404, what=what)
+            return
+        body = self.expect(response, 200, what=what)
+        listed = [g["id"] for g in body["_embedded"]["groups"]]
+        outside = [i for i in listed if self.visible_group(scope, env, i) is None]
+        assert not outside, f"{what}: listed groups outside the actor's rights: {outside}"
+        expected = {
+            i
+            for i, g in self.groups.items()
+            if self.visible_group(scope, env, i) is not None and predicate(i, g)
+        }
+        assert sorted(listed) == sorted(expected), (what, listed, expected)
+        assert body["count"] == body["size"] == len(expected), (what, body)
+        for item in body["_embedded"]["groups"]:
+            assert "totalMemberCounts" not in item, item
+            self.check_group(item, item["id"])
+
+    @rule(data=st.data())
+    def delete_group(self, data: st.DataObject) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        group_id = self.draw_group(data, env)
+        response = self.harness.request(actor, "DELETE", f"{groups_path(env)}/{group_id}")
+        self.count("delete group", response)
+        what = f"{actor} deletes group {group_id} in {env}"
+        scope = self.group_scope(actor, env, manage=True)
+        if scope is False:
+            self.refused(response, what)
+        elif self.visible_group(scope, env, group_id) is None:
+            self.expect(response, 404, what=what)
+        else:
+            self.expect(response, 204, what=what)
+            del self.groups[group_id]
+            self.gone_groups.append(group_id)
+            self.memberships = {(u, g) for u, g in self.memberships if g != group_id}
+
+    def member_user(self, scope: set[str] | bool | None, env: str, user_id: str) -> User | None:
+        """The user if the membership actor may see it (scope not False)."""
+        user = self.live_user(env, user_id)
+        if user is None or (isinstance(scope, set) and user.population_id not in scope):
+            return None
+        return user
+
+    @rule(data=st.data())
+    def add_membership(self, data: st.DataObject) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        user_id = self.draw_user(data, env)
+        group_id = self.draw_group(data, env)
+        path = f"{users_path(env)}/{user_id}/memberOfGroups"
+        response = self.harness.request(actor, "POST", path, {"id": group_id})
+        self.count("add membership", response)
+        what = f"{actor} adds user {user_id} of {env} to group {group_id}"
+        scope = self.membership_scope(actor, env)
+        user = None if scope is False else self.member_user(scope, env, user_id)
+        group = self.visible_group(scope, env, group_id)
+        if scope is False:
+            self.refused(response, what)
+        elif user is None:
+            self.expect(response, 404, what=what)
+        elif group is None:
+            # A group it cannot see is named like one that does not exist.
+            self.expect(response, 400, "INVALID_VALUE", what)
+        elif group.population_id not in (None, user.population_id):
+            self.expect(response, 400, "INVALID_VALUE", what)
+        elif (user_id, group_id) in self.memberships:
+            self.expect(response, 400, "UNIQUENESS_VIOLATION", what)
+        else:
+            body = self.expect(response, 201, what=what)
+            assert (body["id"], body["name"], body["type"]) == (group_id, group.name, "DIRECT")
+            self.memberships.add((user_id, group_id))
+
+    @rule(data=st.data())
+    def remove_membership(self, data: st.DataObject) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        user_id = self.draw_user(data, env)
+        near = sorted(g for u, g in self.memberships if u == user_id)
+        if near and self.aim(data):
+            group_id = data.draw(st.sampled_from(near), label="group")
+        else:
+            group_id = self.draw_group(data, env)
+        path = f"{users_path(env)}/{user_id}/memberOfGroups/{group_id}"
+        response = self.harness.request(actor, "DELETE", path)
+        self.count("remove membership", response)
+        what = f"{actor} removes user {user_id} of {env} from group {group_id}"
+        scope = self.membership_scope(actor, env)
+        if scope is False:
+            self.refused(response, what)
+        elif (
+            self.member_user(scope, env, user_id) is None
+            or self.visible_group(scope, env, group_id) is None
+            or (user_id, group_id) not in self.memberships
+        ):
+            self.expect(response, 404, what=what)
+        else:
+            self.expect(response, 204, what=what)
+            self.memberships.discard((user_id, group_id))
+
+    @rule(data=st.data())
+    def list_memberships(self, data: st.DataObject) -> None:
+        actor = self.draw_actor(data)
+        env = self.draw_environment(data, actor)
+        user_id = self.draw_user(data, env)
+        path = f"{users_path(env)}/{user_id}/memberOfGroups"
+        response = self.harness.request(actor, "GET", path, params={"limit": "1000"})
+        self.count("list memberships", response)
+        what = f"{actor} lists the groups of user {user_id} of {env}"
+        scope = self.membership_scope(actor, env)
+        if scope is False:
+            self.refused(response, what)
+        elif self.member_user(scope, env, user_id) is None:
+            # Missing, or outside a population-scoped actor's populations: not found alike.
+            self.expect(response, 404, what=what)
+        else:
+            body = self.expect(response, 200, what=what)
+            listed = [g["id"] for g in body["_embedded"]["groupMemberships"]]
+            expected = {
+                g
+                for u, g in self.memberships
+                if u == user_id and self.visible_group(scope, env, g) is not None
+            }
+            assert sorted(listed) == sorted(expected), (what, listed, expected)
+            assert body["count"] == len(expected), body
+            for item in body["_embedded"]["groupMemberships"]:
+                assert (item["name"], item["type"]) == (self.groups[item["id"]].name, "DIRECT")
+
     # -- invariants, as the Organization Admin sees them ------------------------------------------
 
     @invariant()
@@ -692,6 +991,14 @@ class Isolation(RuleBasedStateMachine):
             real = Counter(u["population"]["id"] for u in listed_users)
             for item in listed:
                 assert item["userCount"] == real[item["id"]], (item, real)
+            groups = h.request(ADMIN, "GET", groups_path(env), params={"limit": "1000"})
+            h.stats.checks += 1
+            assert groups.status_code == 200, groups.text
+            listed_groups = groups.json()["_embedded"]["groups"]
+            expected_groups = {i for i, g in self.groups.items() if g.environment_id == env}
+            assert {g["id"] for g in listed_groups} == expected_groups, listed_groups
+            for item in listed_groups:
+                self.check_group(item, item["id"])
 
     @invariant()
     def user_counts_equal_filtered_lists(self) -> None:
@@ -713,6 +1020,25 @@ class Isolation(RuleBasedStateMachine):
             members = response.json()["_embedded"]["users"]
             assert all(u["population"]["id"] == population_id for u in members), members
             assert read.json()["userCount"] == len(members), (read.json(), members)
+
+    @invariant()
+    def member_filters_list_direct_members(self) -> None:
+        """``memberOfGroups[id eq ...]`` against the model, for the groups of the environment
+        the last step aimed at."""
+        h = self.harness
+        for group_id, group in self.groups.items():
+            if group.environment_id != self.touched:
+                continue
+            response = h.request(
+                ADMIN,
+                "GET",
+                users_path(group.environment_id),
+                params={"limit": "1000", "filter": f'memberOfGroups[id eq "{group_id}"]'},
+            )
+            h.stats.checks += 1
+            assert response.status_code == 200, response.text
+            listed = sorted(u["id"] for u in response.json()["_embedded"]["users"])
+            assert listed == sorted(self.direct_members(group_id)), (group_id, listed)
 
 
 @pytest.fixture

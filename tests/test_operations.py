@@ -2,7 +2,8 @@
 
 The cases are parametrized over ``populace.app.ROUTERS``: a resource that registers its
 operations is covered here the moment it does, with nothing to add but, for a new list, a way
-to create one of its items (``ITEM_FACTORIES``), for a new request body a valid one
+to create one of its items (``ITEM_FACTORIES``, by operation id where two lists share an
+``_embedded`` key), for a new request body a valid one
 (``VALID_BODIES``), and for a new path parameter a way to fill it (``PARAMETERS``). Each of
 those tables fails the test that needs it, by name, when it lacks an entry.
 
@@ -53,13 +54,17 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from populace.app import ROUTERS
-from populace.applications.wire import ApplicationBody, RoleAssignmentBody
+from populace.applications.wire import ApplicationBody
+from populace.assignments.wire import RoleAssignmentBody
 from populace.environments.wire import EnvironmentBody
+from populace.filters import PathField
+from populace.groups.wire import GroupBody
 from populace.http.router import Operation
 from populace.populations.wire import PopulationBody
-from populace.users.wire import UserBody
+from populace.users.wire import Enabled, MfaEnabled, UserBody, UserPatch, VerifyStatus
 from tests.conftest import BASE_URL, Deployment, EnvironmentFactory
 from tests.support import assert_error, unique
+from tests.test_user_profile import PROFILE
 
 OPERATIONS: list[Operation] = [op for router in ROUTERS for op in router.operations]
 LISTS = [op for op in OPERATIONS if op.listing is not None]
@@ -86,8 +91,12 @@ class World:
     environment_id: str
     population_id: str  # a non-default population; ``user_id`` lives in it
     user_id: str
+    group_id: str  # a group of ``population_id``; ``user_id`` is a direct member of it
+    parent_group_id: str  # an environment group ``group_id`` is nested into
     application_id: str
-    assignment_id: str  # a role assignment of ``application_id``
+    # A role assignment of each kind of subject (applications, users, groups): of
+    # ``application_id``, ``user_id`` and ``group_id``.
+    assignment_ids: dict[str, str]
     policy_id: str
     theme_id: str
     organization_id: str
@@ -97,18 +106,27 @@ class World:
     foreign_environment_id: str  # the administrators' environment: not the test's
 
 
-# How each path parameter is filled. A new parameter needs a line here.
-PARAMETERS: dict[str, Callable[[World], str]] = {
-    "envID": lambda w: w.environment_id,
-    "popID": lambda w: w.population_id,
-    "userID": lambda w: w.user_id,
-    "appID": lambda w: w.application_id,
-    "assignmentID": lambda w: w.assignment_id,
-    "policyID": lambda w: w.policy_id,
-    "themeID": lambda w: w.theme_id,
-    "orgID": lambda w: w.organization_id,
-    "licenseID": lambda w: w.license_id,
-    "roleID": lambda w: w.role_id,
+def subject_assignment(world: World, path: str) -> str:
+    """The role assignment of the subject the path names (``.../{kind}/{id}/roleAssignments``)."""
+    before = path.split("/roleAssignments")[0].split("/")
+    return world.assignment_ids[before[-2]]
+
+
+# How each path parameter is filled, from the test's objects and the path. A new parameter
+# needs a line here.
+PARAMETERS: dict[str, Callable[[World, str], str]] = {
+    "assignmentID": subject_assignment,
+    "envID": lambda w, _: w.environment_id,
+    "popID": lambda w, _: w.population_id,
+    "userID": lambda w, _: w.user_id,
+    "groupID": lambda w, _: w.group_id,
+    "parentID": lambda w, _: w.parent_group_id,
+    "appID": lambda w, _: w.application_id,
+    "policyID": lambda w, _: w.policy_id,
+    "themeID": lambda w, _: w.theme_id,
+    "orgID": lambda w, _: w.organization_id,
+    "licenseID": lambda w, _: w.license_id,
+    "roleID": lambda w, _: w.role_id,
 }
 
 
@@ -120,7 +138,7 @@ def path_parameters(path: str, world: World) -> dict[str, str]:
             f"{path}: no way to fill the path parameter(s) {unknown}; add each to PARAMETERS "
             "in tests/test_operations.py (and to World if it names a new kind of object)"
         )
-    return {name: PARAMETERS[name](world) for name in names}
+    return {name: PARAMETERS[name](world, path) for name in names}
 
 
 def fill(path: str, world: World) -> str:
@@ -144,6 +162,28 @@ def user_body(population_id: str) -> dict[str, Any]:
         "enabled": True,
         "population": {"id": population_id},
     }
+
+
+def profile() -> dict[str, Any]:
+    """Every optional attribute of the complete user, each valid (a fresh externalId)."""
+    return {**copy.deepcopy(PROFILE), "externalId": unique("ext")}
+
+
+def full_user_body(population_id: str) -> dict[str, Any]:
+    return {**user_body(population_id), **profile(), "mfaEnabled": False}
+
+
+def group_body(population_id: str, user_filter: str | None = None) -> dict[str, Any]:
+    """A population group with every optional field set (a ``userFilter`` makes it dynamic:
+    a group holding roles stays static)."""
+    body = {
+        "name": unique("group"),
+        "description": "A group",
+        "population": {"id": population_id},
+        "externalId": unique("ext"),
+        "customData": {"cost center": 42, "tags": ["a", "b"], "nested": {"ok": True}},
+    }
+    return body if user_filter is None else {**body, "userFilter": user_filter}
 
 
 def application_body() -> dict[str, Any]:
@@ -170,22 +210,37 @@ async def world(
     base = f"/v1/environments/{environment_id}"
     population_id = await created_id(admin.post(f"{base}/populations", json={"name": "Pop"}))
     user_id = await created_id(admin.post(f"{base}/users", json=user_body(population_id)))
+    group_id = await created_id(admin.post(f"{base}/groups", json=group_body(population_id)))
+    parent_group_id = await created_id(admin.post(f"{base}/groups", json={"name": unique("env")}))
+    await created_id(admin.post(f"{base}/users/{user_id}/memberOfGroups", json={"id": group_id}))
+    await created_id(
+        admin.post(f"{base}/groups/{group_id}/memberOfGroups", json={"id": parent_group_id})
+    )
     application_id = await created_id(admin.post(f"{base}/applications", json=application_body()))
     assignment = {
         "role": {"id": role_ids["Identity Data Admin"]},
         "scope": {"type": "ENVIRONMENT", "id": environment_id},
     }
-    assignment_id = await created_id(
-        admin.post(f"{base}/applications/{application_id}/roleAssignments", json=assignment)
-    )
+    assignment_ids = {
+        kind: await created_id(
+            admin.post(f"{base}/{kind}/{subject}/roleAssignments", json=assignment)
+        )
+        for kind, subject in (
+            ("applications", application_id),
+            ("users", user_id),
+            ("groups", group_id),
+        )
+    }
     policies = (await admin.get(f"{base}/passwordPolicies")).json()
     themes = (await admin.get(f"{base}/themes")).json()
     return World(
         environment_id=environment_id,
         population_id=population_id,
         user_id=user_id,
+        group_id=group_id,
+        parent_group_id=parent_group_id,
         application_id=application_id,
-        assignment_id=assignment_id,
+        assignment_ids=assignment_ids,
         policy_id=policies["_embedded"]["passwordPolicies"][0]["id"],
         theme_id=themes["_embedded"]["themes"][0]["id"],
         organization_id=deployment.admin.organization_id,
@@ -305,8 +360,34 @@ async def new_population(ctx: Context) -> str:
 
 
 async def new_user(ctx: Context) -> str:
+    """A user with every attribute set, so every declared filter attribute can be tried."""
     path = fill("/v1/environments/{envID}/users", ctx.world)
-    return await created_id(ctx.admin.post(path, json=user_body(ctx.world.population_id)))
+    return await created_id(ctx.admin.post(path, json=full_user_body(ctx.world.population_id)))
+
+
+async def new_group(ctx: Context) -> str:
+    path = fill("/v1/environments/{envID}/groups", ctx.world)
+    body = group_body(ctx.world.population_id, user_filter='title eq "Nobody at all"')
+    return await created_id(ctx.admin.post(path, json=body))
+
+
+async def new_environment_group(ctx: Context) -> str:
+    path = fill("/v1/environments/{envID}/groups", ctx.world)
+    return await created_id(ctx.admin.post(path, json={"name": unique("env-group")}))
+
+
+async def new_nesting(ctx: Context) -> str:
+    """The test's group nested into a new environment group; the listed item is that group."""
+    parent_id = await new_environment_group(ctx)
+    path = fill("/v1/environments/{envID}/groups/{groupID}/memberOfGroups", ctx.world)
+    return await created_id(ctx.admin.post(path, json={"id": parent_id}))
+
+
+async def new_membership(ctx: Context) -> str:
+    """The test's user added to a new environment group; the listed item is that group."""
+    group_id = await new_environment_group(ctx)
+    path = fill("/v1/environments/{envID}/users/{userID}/memberOfGroups", ctx.world)
+    return await created_id(ctx.admin.post(path, json={"id": group_id}))
 
 
 async def new_application(ctx: Context) -> str:
@@ -314,27 +395,34 @@ async def new_application(ctx: Context) -> str:
     return await created_id(ctx.admin.post(path, json=application_body()))
 
 
-async def new_role_assignment(ctx: Context) -> str:
-    """A role assignment of the test's application, scoped to a population of its own (an
-    application holds each role once per scope)."""
-    path = fill("/v1/environments/{envID}/applications/{appID}/roleAssignments", ctx.world)
-    body = {
-        "role": {"id": ctx.world.roles["Identity Data Read Only"]},
-        "scope": {"type": "POPULATION", "id": await new_population(ctx)},
-    }
-    return await created_id(ctx.admin.post(path, json=body))
+def new_role_assignment(subject: str) -> ItemFactory:
+    """Makes a role assignment of the test's application, user or group (``subject``: the
+    path to it), scoped to a population of its own (a subject holds each role once per
+    scope)."""
+
+    async def make(ctx: Context) -> str:
+        path = fill(f"/v1/environments/{{envID}}/{subject}/roleAssignments", ctx.world)
+        return await created_id(ctx.admin.post(path, json=await role_assignment_body(ctx)))
+
+    return make
 
 
 async def new_environment(ctx: Context) -> str:
     return str((await ctx.make_environment())["id"])
 
 
-# One entry per list (its ``_embedded`` key). A new list without one fails its tests.
+# One entry per list: by operation id where two lists share an ``_embedded`` key (the two
+# ``groupMemberships`` lists), else by that key. A new list without one fails its tests.
 ITEM_FACTORIES: dict[str, ItemFactory | FixedSize] = {
+    "list_group_nestings": new_nesting,
+    "list_user_group_memberships": new_membership,
     "populations": new_population,
     "users": new_user,
+    "groups": new_group,
     "applications": new_application,
-    "roleAssignments": new_role_assignment,
+    "list_application_role_assignments": new_role_assignment("applications/{appID}"),
+    "list_user_role_assignments": new_role_assignment("users/{userID}"),
+    "list_group_role_assignments": new_role_assignment("groups/{groupID}"),
     "environments": new_environment,
     "passwordPolicies": FixedSize("each environment is provisioned with its own"),
     "themes": FixedSize("each environment is provisioned with its own"),
@@ -347,11 +435,15 @@ ITEM_FACTORIES: dict[str, ItemFactory | FixedSize] = {
 def factory_for(op: Operation) -> ItemFactory | FixedSize:
     assert op.listing is not None
     key = op.listing.key
-    if key not in ITEM_FACTORIES:
+    if op.operation_id in ITEM_FACTORIES:
+        return ITEM_FACTORIES[op.operation_id]
+    shared = [o for o in LISTS if o.listing is not None and o.listing.key == key and o != op]
+    if key not in ITEM_FACTORIES or shared:
         pytest.fail(
             f"{name_of(op)}: the list {key!r} has no entry in ITEM_FACTORIES "
             "(tests/test_operations.py): give it a function that creates one item through "
-            "the API, or FixedSize(...) if the API cannot create them"
+            "the API, or FixedSize(...) if the API cannot create them (keyed by the operation "
+            f"id {op.operation_id!r} when another list shares the key {key!r})"
         )
     return ITEM_FACTORIES[key]
 
@@ -547,6 +639,16 @@ async def test_list_filters_as_declared(op: Operation, context: Context) -> None
     everything.sort(key=lambda item: item["id"] not in mine)
     tried = 0
     for attribute, operators in fields.items():
+        if isinstance(operators, PathField):
+            # A value path (``memberOfGroups[id eq "..."]``): its meaning is the resource's
+            # (tests/test_groups.py); here, it is filtered only as ``attribute[...]``.
+            inner = next(iter(operators.inner))
+            text = f'{attribute}[{inner} eq "{uuid.uuid4()}"]'
+            assert (await admin.get(path, params={"filter": text})).status_code == 200, text
+            response = await admin.get(path, params={"filter": f'{attribute} eq "x"'})
+            assert_error(response, 400, "INVALID_DATA", "INVALID_FILTER", target="filter")
+            tried += 1
+            continue
         for operator in operators:
             item = next(
                 (i for i in everything if isinstance(value_at(i, attribute), str | bool)), None
@@ -615,7 +717,40 @@ async def population_body(ctx: Context) -> dict[str, Any]:
 
 
 async def valid_user_body(ctx: Context) -> dict[str, Any]:
-    return user_body(ctx.world.population_id)  # the population PUT keeps it in
+    return full_user_body(ctx.world.population_id)  # the population PUT keeps it in
+
+
+async def user_patch_body(ctx: Context) -> dict[str, Any]:
+    body = full_user_body(ctx.world.population_id)
+    for read_only in ("population", "enabled", "mfaEnabled"):  # not in a PATCH body
+        del body[read_only]
+    return body
+
+
+async def enabled_body(ctx: Context) -> dict[str, Any]:
+    return {"enabled": False}
+
+
+async def mfa_enabled_body(ctx: Context) -> dict[str, Any]:
+    return {"mfaEnabled": True}
+
+
+async def verify_status_body(ctx: Context) -> dict[str, Any]:
+    return {"verifyStatus": "DISABLED"}
+
+
+async def valid_group_body(ctx: Context) -> dict[str, Any]:
+    return group_body(ctx.world.population_id)  # the test's group is of that population
+
+
+async def nest_body(ctx: Context) -> dict[str, Any]:
+    """A new environment group to nest the test's group into (nesting twice is refused)."""
+    return {"id": await new_environment_group(ctx)}
+
+
+async def membership_body(ctx: Context) -> dict[str, Any]:
+    """A new environment group for the test's user (joining twice is refused)."""
+    return {"id": await new_environment_group(ctx)}
 
 
 async def move_body(ctx: Context) -> dict[str, Any]:
@@ -646,9 +781,17 @@ async def role_assignment_body(ctx: Context) -> dict[str, Any]:
 # A valid body for the path's objects, by operation id (first) or by body struct; each call
 # gives a new one (fresh names), with every optional field set so every field gets checked.
 VALID_BODIES: dict[str | type, BodyFactory] = {
-    "move_user": move_body,  # a bare Ref: what it names depends on the operation
+    # A bare Ref: what it names depends on the operation.
+    "move_user": move_body,
+    "nest_group": nest_body,
+    "add_to_group": membership_body,
     PopulationBody: population_body,
     UserBody: valid_user_body,
+    UserPatch: user_patch_body,
+    Enabled: enabled_body,
+    MfaEnabled: mfa_enabled_body,
+    VerifyStatus: verify_status_body,
+    GroupBody: valid_group_body,
     EnvironmentBody: environment_body,
     ApplicationBody: valid_application_body,
     RoleAssignmentBody: role_assignment_body,
@@ -858,9 +1001,16 @@ async def test_body_wrong_types_name_the_field(
     await assert_all_refused(context, op, refusals, leftovers)
 
 
+# Bodies of a single flag or enumerated value: no free-text field, so a hostile string goes
+# where the value does (and must be refused there as well).
+FLAG_BODIES = {Enabled, MfaEnabled, VerifyStatus}
+
+
 def text_fields(op: Operation) -> list[Path]:
     assert op.body is not None
     paths = [path for path, tp in body_fields(op.body) if is_text(tp)]
+    if not paths and op.body in FLAG_BODIES:
+        return [path for path, _ in body_fields(op.body)]
     assert paths, f"{op.body.__name__} has no string field"
     return paths
 

@@ -326,7 +326,6 @@ async def test_filtered_pages_keep_the_filter(admin, named):
         'name eq "x")',
         '((name eq "x")',
         "name eq x",
-        "name eq 'x'",
         'name eq "x',
         'name eq "x" and',
         'and name eq "x"',

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,15 +31,16 @@ from sqlalchemy import func, inspect, select
 from populace.storage.database import Database
 from populace.storage.migrate import alembic_config
 from populace.storage.schema import organizations
-from tests.support import ServerProcess, bearer, unique
+from tests.support import START_SECONDS, ServerProcess, bearer, unique
 
 T = TypeVar("T")
 
-# Every request gets a timeout: a wedged server fails the test instead of hanging it.
-TIMEOUT = 30.0
-# How long a server may take to finish after SIGTERM.
-STOP_SECONDS = 5.0
-CLI_SECONDS = 90.0
+# Every request gets a timeout: a wedged server fails the test instead of hanging it. Generous,
+# so a loaded machine is not taken for a wedged server.
+TIMEOUT = 60.0
+# How long a server may take to finish after SIGTERM before it counts as ignoring the signal.
+STOP_SECONDS = 60.0
+CLI_SECONDS = 120.0
 
 _POPULACE_VARIABLES = (
     "POPULACE_ADMIN_ENVIRONMENT_ID",
@@ -67,7 +67,7 @@ class Server(ServerProcess):
     """``ServerProcess`` with uvicorn's info log (so the log shows a graceful shutdown) and a
     log file per start (a restart on the same port keeps the first start's log)."""
 
-    def start(self, log_dir: Path, timeout: float = 30.0) -> Server:
+    def start(self, log_dir: Path, timeout: float = START_SECONDS) -> Server:
         self.log_path = log_dir / f"serve-{self.port}-{uuid.uuid4().hex[:6]}.log"
         command = [
             sys.executable, "-m", "populace", "serve",
@@ -111,9 +111,9 @@ def launch(tmp_path: Path) -> Iterator[ServerFactory]:
 
 
 def stop_gracefully(server: Server, sig: int = signal.SIGTERM) -> int:
-    """Send ``sig``; the server must finish its shutdown within STOP_SECONDS. Its exit code."""
+    """Send ``sig``; the server must shut down gracefully (still running after STOP_SECONDS, it
+    counts as ignoring the signal). Its exit code."""
     assert server.process is not None and server.process.poll() is None
-    began = time.monotonic()
     server.process.send_signal(sig)
     try:
         code = server.process.wait(timeout=STOP_SECONDS)
@@ -121,13 +121,11 @@ def stop_gracefully(server: Server, sig: int = signal.SIGTERM) -> int:
         server.process.kill()
         server.process.wait()
         pytest.fail(f"populace serve ignored {sig!r} for {STOP_SECONDS}s:\n{server.log()}")
-    elapsed = time.monotonic() - began
     log = server.log()
     # uvicorn ends with the signal itself (after a complete shutdown) or exits 0.
     assert code in (0, -sig), f"exit code {code} after {sig!r}:\n{log}"
     assert "Application shutdown complete" in log, f"no graceful shutdown:\n{log}"
     assert "Traceback" not in log, log
-    assert elapsed < STOP_SECONDS
     return code
 
 

@@ -146,10 +146,14 @@ async def test_create_user_in_population(
     assert user["enabled"] is True
     assert ISO_MS.match(user["createdAt"]) and user["createdAt"] == user["updatedAt"]
     env_url = f"{BASE}/v1/environments/{env_id}"
+    user_url = f"{env_url}/users/{user['id']}"
     assert user["_links"] == {
-        "self": {"href": f"{env_url}/users/{user['id']}"},
+        "self": {"href": user_url},
         "environment": {"href": env_url},
         "population": {"href": f"{env_url}/populations/{pop_id}"},
+        "memberOfGroups": {"href": f"{user_url}/memberOfGroups"},
+        "enabled": {"href": f"{user_url}/enabled"},
+        "mfaEnabled": {"href": f"{user_url}/mfaEnabled"},
     }
     read = await admin.get(users_path(env_id, user["id"]))
     assert read.status_code == 200, read.text
@@ -307,19 +311,20 @@ async def test_put_replaces_user(admin: httpx.AsyncClient, environment: dict[str
     user = await create_user(admin, env_id, pop_id, name={"given": "Ada", "family": "Byron"})
     await asyncio.sleep(0.005)
     username = unique("renamed")
+    # As in PingOne, `enabled` changes only through .../enabled: PUT leaves it as it is.
     body = {"username": username, "email": "new@example.org", "enabled": False}
     response = await admin.put(users_path(env_id, user["id"]), json=body)
     assert response.status_code == 200, response.text
     replaced = response.json()
     assert replaced["username"] == username
     assert replaced["email"] == "new@example.org"
-    assert replaced["enabled"] is False
+    assert replaced["enabled"] is True
     assert "name" not in replaced or not any(replaced["name"].values()), replaced
     assert replaced["population"] == {"id": pop_id}
     assert replaced["id"] == user["id"] and replaced["createdAt"] == user["createdAt"]
     assert replaced["updatedAt"] > user["updatedAt"]
     assert (await admin.get(users_path(env_id, user["id"]))).json() == replaced
-    # enabled omitted means true again; the same population.id is accepted.
+    # The same population.id is accepted.
     again = await admin.put(
         users_path(env_id, user["id"]),
         json={
@@ -655,7 +660,7 @@ async def test_filter_users(
     "expression",
     [
         'username co "a"',
-        'nickname eq "a"',
+        'shoeSize eq "a"',
         "username eq",
         '(username eq "a"',
         'username eq "a" and',

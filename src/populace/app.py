@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from populace import __version__
 from populace.applications.api import router as applications_router
+from populace.assignments.api import router as assignments_router
 from populace.auth.keys import load_key_ring
 from populace.auth.secrets import load_secret_box
 from populace.auth.tokens import TokenVerifier
@@ -36,6 +37,8 @@ from populace.errors import (
     service_unavailable,
     unexpected,
 )
+from populace.groups.api import router as groups_router
+from populace.http.fallback import Fallback, pingone_operations
 from populace.http.limits import RateLimitMiddleware, limits
 from populace.http.openapi import build_document
 from populace.http.responses import error_response, json_response
@@ -55,10 +58,12 @@ log = logging.getLogger("populace")
 ROUTERS: list[ApiRouter] = [
     populations_router,
     users_router,
+    groups_router,
     oauth_router,
     environments_router,
     configuration_router,
     applications_router,
+    assignments_router,
     organizations_router,
     roles_router,
 ]
@@ -75,6 +80,8 @@ async def start(config: Config) -> tuple[Services, AdminCredentials]:
             box = await load_secret_box(conn, config.secret_key)
             keys = await load_key_ring(conn, box)
             admin = await bootstrap(conn, config, box)
+        if db.is_sqlite:  # PostgreSQL keeps its statistics by itself
+            await db.refresh_statistics()
     limiter, throttle = limits(config.rate_limit, config.token_failure_limit, config.redis_url, db)
     verifier = TokenVerifier(keys)
     services = Services(config, db, box, keys, verifier, admin.organization_id, limiter, throttle)
@@ -169,11 +176,14 @@ async def _openapi(request: Request) -> Response:
 
 def surfaces() -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
-    client) and the authorization server of each environment."""
+    client; what it does not serve falls back to 405, 501 or 404) and the authorization
+    server of each environment."""
+    served = routes(ROUTERS, MANAGEMENT_API)
+    fallback = Fallback(served, pingone_operations())
     return [
         Mount(
             MANAGEMENT_API,
-            routes=routes(ROUTERS, MANAGEMENT_API),
+            routes=[*served, fallback.route()],
             middleware=[Middleware(RateLimitMiddleware)],
         ),
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from populace.applications import store as application_store
+from populace.assignments import store as assignment_store
+from populace.assignments.store import Subject
 from populace.auth.roles import ORGANIZATION_ADMIN, ScopeType
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.config import Config
@@ -114,10 +116,10 @@ async def _admin_application(
             "updated_at": at,
         },
     )
-    await application_store.insert_assignment(
+    await assignment_store.insert_assignment(
         conn,
         environment_id,
-        client_id,
+        Subject("application", client_id),
         {
             "role_id": ORGANIZATION_ADMIN.id,
             "scope_type": ScopeType.ORGANIZATION.value,

@@ -4,9 +4,10 @@ Grammar (keywords in any case)::
 
     expr       := term ("or" term)*
     term       := factor ("and" factor)*
-    factor     := "(" expr ")" | comparison
+    factor     := "(" expr ")" | comparison | valuepath
     comparison := ATTRIBUTE OPERATOR VALUE       e.g. name sw "Eng", enabled eq true
-    VALUE      := "quoted string" (\\" and \\\\ escape) | true | false
+    valuepath  := ATTRIBUTE "[" expr "]"         e.g. memberOfGroups[id eq "..."]
+    VALUE      := "quoted" or 'quoted' string (backslash escapes) | true | false
 
 Each resource says which attributes and operators it supports; anything else is a 400
 ``INVALID_DATA`` / ``INVALID_FILTER``. The parser is small on purpose and fuzzed by hypothesis.
@@ -17,11 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from populace.errors import ApiError, invalid_data
 from populace.names import text_key
+from populace.storage.functions import unicode_lower
 
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32
@@ -40,7 +43,15 @@ class Junction:
     operands: tuple[Node, ...]
 
 
-Node = Comparison | Junction
+@dataclass(frozen=True, slots=True)
+class ValuePath:
+    """``attribute[filter]``: the filter applies to the attribute's values (SCIM)."""
+
+    attribute: str
+    filter: Node
+
+
+Node = Comparison | Junction | ValuePath
 
 
 class FilterError(ValueError):
@@ -50,7 +61,9 @@ class FilterError(ValueError):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<paren>[()])
+      | (?P<bracket>[\[\]])
       | "(?P<string>(?:[^"\\]|\\.)*)"
+      | '(?P<quoted>(?:[^'\\]|\\.)*)'
       | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
     )""",
     re.VERBOSE | re.DOTALL,
@@ -70,6 +83,8 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         kind = match.lastgroup
         assert kind is not None
         value = match.group(kind)
+        if kind == "quoted":  # 'single quotes', as PingOne's userFilter examples write them
+            kind = "string"
         tokens.append((kind, _ESCAPE.sub(r"\1", value) if kind == "string" else value))
         position = match.end()
     return tokens
@@ -113,6 +128,12 @@ class _Parser:
             return node
         if kind != "word":
             raise FilterError(f"expected an attribute name, found {value!r}")
+        if self.position < len(self.tokens) and self.tokens[self.position] == ("bracket", "["):
+            self.position += 1
+            inner = self.expression(depth + 1)
+            if self.take() != ("bracket", "]"):
+                raise FilterError(f"a bracket after {value!r} is not closed")
+            return ValuePath(value, inner)
         operator_kind, operator = self.take()
         if operator_kind != "word":
             raise FilterError(f"expected an operator after {value!r}")
@@ -183,8 +204,29 @@ def text_field(column: ColumnElement[str]) -> dict[str, FieldCompiler]:
     }
 
 
+def case_insensitive_field(expression: ColumnElement[str]) -> dict[str, FieldCompiler]:
+    """eq and sw on a text that has no key column (a JSON attribute): compared lower-cased,
+    in every script. Unindexed: a filter on it alone scans, within the read budget."""
+    lowered = unicode_lower(expression)
+
+    def text(value: str | bool) -> str:
+        if not isinstance(value, str):
+            raise FilterError("this attribute compares with a quoted string")
+        return value.lower()
+
+    def starts_with(_op: str, value: str | bool) -> ColumnElement[bool]:
+        prefix = text(value)
+        upper = _prefix_successor(prefix)
+        return lowered >= prefix if upper is None else and_(lowered >= prefix, lowered < upper)
+
+    return {"eq": lambda _op, value: lowered == text(value), "sw": starts_with}
+
+
 def exact_field(column: ColumnElement[str]) -> dict[str, FieldCompiler]:
-    return {"eq": lambda _op, value: column == value if isinstance(value, str) else false()}
+    def equals(_op: str, value: str | bool) -> ColumnElement[bool]:
+        return column == value if isinstance(value, str) else false()
+
+    return {"eq": equals}
 
 
 def boolean_field(column: ColumnElement[bool]) -> dict[str, FieldCompiler]:
@@ -196,31 +238,64 @@ def boolean_field(column: ColumnElement[bool]) -> dict[str, FieldCompiler]:
     return {"eq": equals}
 
 
-Fields = Mapping[str, Mapping[str, FieldCompiler]]
+class FilterScope(NamedTuple):
+    """What a value path's condition depends on besides the filter: the request's path ids
+    (its environment), and a partial actor's limit (the populations it reaches: a value path
+    must not reach objects the actor may not see)."""
+
+    ids: Mapping[str, str] = {}
+    limit_to: frozenset[str] | None = None
 
 
-def compile_filter(node: Node, fields: Fields) -> ColumnElement[bool]:
+NO_SCOPE = FilterScope()  # no path ids, no limit: filters without value paths
+
+
+@dataclass(frozen=True, slots=True)
+class PathField:
+    """An attribute filtered as ``attribute[filter]``: ``filter`` is compiled over ``inner``
+    fields, and ``condition`` turns that into a condition on the outer rows (e.g. "is a
+    member of a group matching it") within the request's scope."""
+
+    inner: Fields
+    condition: Callable[[ColumnElement[bool], FilterScope], ColumnElement[bool]]
+
+
+Fields = Mapping[str, "Mapping[str, FieldCompiler] | PathField"]
+
+
+def compile_filter(
+    node: Node, fields: Fields, scope: FilterScope = NO_SCOPE
+) -> ColumnElement[bool]:
+    """SQL for a parsed filter; ``scope`` reaches value-path fields."""
     if isinstance(node, Junction):
-        parts = [compile_filter(operand, fields) for operand in node.operands]
+        parts = [compile_filter(operand, fields, scope) for operand in node.operands]
         return and_(*parts) if node.operator == "and" else or_(*parts)
     # SCIM attribute names are case-insensitive (RFC 7644 3.4.2.2); ours are all lower case.
-    operators = fields.get(node.attribute.lower())
-    if operators is None:
+    field = fields.get(node.attribute.lower())
+    if field is None:
         supported = ", ".join(sorted(fields))
         raise FilterError(f"unsupported attribute {node.attribute!r}; supported: {supported}")
-    compiler = operators.get(node.operator)
+    if isinstance(node, ValuePath):
+        if not isinstance(field, PathField):
+            raise FilterError(f"{node.attribute!r} takes an operator and a value, not [...]")
+        return field.condition(compile_filter(node.filter, field.inner, scope), scope)
+    if isinstance(field, PathField):
+        raise FilterError(f"{node.attribute!r} is filtered as {node.attribute}[...]")
+    compiler = field.get(node.operator)
     if compiler is None:
-        supported = ", ".join(sorted(operators))
+        supported = ", ".join(sorted(field))
         raise FilterError(
             f"unsupported operator {node.operator!r} for {node.attribute!r}; supported: {supported}"
         )
     return compiler(node.operator, node.value)
 
 
-def filter_condition(text: str, fields: Fields) -> ColumnElement[bool]:
+def filter_condition(
+    text: str, fields: Fields, scope: FilterScope = NO_SCOPE
+) -> ColumnElement[bool]:
     """Parse and compile, turning any problem into PingOne's 400 INVALID_FILTER."""
     try:
-        return compile_filter(parse(text), fields)
+        return compile_filter(parse(text), fields, scope)
     except FilterError as exc:
         raise invalid_filter(str(exc)) from None
 

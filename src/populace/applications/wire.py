@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from populace.auth.roles import ScopeType
-from populace.wire import UNSET, InEnvironment, NamedInEnvironment, Ref, Urls, iso_ms
+from populace.wire import UNSET, NamedInEnvironment, Ref, Urls, iso_ms
 
 
 class ApplicationBody(msgspec.Struct, rename="camel"):
@@ -49,23 +48,6 @@ class Secret(msgspec.Struct):
     secret: str
 
 
-class Scope(msgspec.Struct):
-    type: ScopeType
-    id: str
-
-
-class RoleAssignmentBody(msgspec.Struct):
-    role: Ref
-    scope: Scope
-
-
-class RoleAssignment(InEnvironment, kw_only=True):
-    role: Ref
-    scope: Scope
-    read_only: bool
-    created_at: str
-
-
 def _application_path(environment_id: str, application_id: str) -> str:
     return f"environments/{environment_id}/applications/{application_id}"
 
@@ -90,23 +72,4 @@ def application_json(urls: Urls, row: Any) -> Application:
         token_endpoint_auth_method=row.token_endpoint_auth_method,
         created_at=iso_ms(row.created_at),
         updated_at=iso_ms(row.updated_at),
-    )
-
-
-def role_assignment_json(urls: Urls, view: Any) -> RoleAssignment:
-    """A role assignment as one actor sees it (``applications.rules.AssignmentView``)."""
-    row = view.row
-    path = _application_path(row.environment_id, row.application_id)
-    return RoleAssignment(
-        links={
-            "self": urls.api(f"{path}/roleAssignments/{row.id}"),
-            "application": urls.api(path),
-            "role": urls.api(f"roles/{row.role_id}"),
-        },
-        id=row.id,
-        role=Ref(row.role_id),
-        scope=Scope(ScopeType(row.scope_type), row.scope_id),
-        environment=Ref(row.environment_id),
-        read_only=view.read_only,
-        created_at=iso_ms(row.created_at),
     )

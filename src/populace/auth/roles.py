@@ -32,6 +32,12 @@ class Permission(StrEnum):
     APPLICATION_SECRET_READ = "mgmt:read:applicationSecret"
     ROLE_ASSIGNMENT_MANAGE = "mgmt:update:roleAssignment"
     CONFIGURATION_READ = "mgmt:read:configuration"  # password policies, themes
+    GROUP_CREATE = "dir:create:group"
+    GROUP_READ = "dir:read:group"
+    GROUP_UPDATE = "dir:update:group"
+    GROUP_DELETE = "dir:delete:group"
+    MEMBERSHIP_READ = "dir:read:groupMembership"
+    MEMBERSHIP_UPDATE = "dir:update:groupMembership"
 
 
 class ScopeType(StrEnum):
@@ -59,6 +65,14 @@ _POPULATION_ADMIN = {
     P.POPULATION_DELETE,
 }
 _USER_ADMIN = {P.USER_CREATE, P.USER_READ, P.USER_UPDATE, P.USER_DELETE}
+_GROUP_ADMIN = {
+    P.GROUP_CREATE,
+    P.GROUP_READ,
+    P.GROUP_UPDATE,
+    P.GROUP_DELETE,
+    P.MEMBERSHIP_READ,
+    P.MEMBERSHIP_UPDATE,
+}
 _APPLICATION_ADMIN = {
     P.APPLICATION_CREATE,
     P.APPLICATION_READ,
@@ -88,6 +102,7 @@ ENVIRONMENT_ADMIN = Role(
             P.ENVIRONMENT_DELETE,
             P.ROLE_ASSIGNMENT_MANAGE,
             P.CONFIGURATION_READ,
+            P.GROUP_READ,
             *_POPULATION_ADMIN,
             *_APPLICATION_ADMIN,
         }
@@ -96,23 +111,27 @@ ENVIRONMENT_ADMIN = Role(
 IDENTITY_DATA_ADMIN = Role(
     "8d0a2f0b-4e3c-4a8b-9b1e-3f2d6c9e1a03",
     "Identity Data Admin",
-    "Manages users; scoped to an environment or to one population.",
+    "Manages users and groups; scoped to an environment or to one population.",
     frozenset({ScopeType.ENVIRONMENT, ScopeType.POPULATION}),
-    frozenset({P.ENVIRONMENT_READ, P.POPULATION_READ, P.CONFIGURATION_READ, *_USER_ADMIN}),
+    frozenset(
+        {P.ENVIRONMENT_READ, P.POPULATION_READ, P.CONFIGURATION_READ, *_USER_ADMIN, *_GROUP_ADMIN}
+    ),
 )
 IDENTITY_DATA_READ_ONLY = Role(
     "8d0a2f0b-4e3c-4a8b-9b1e-3f2d6c9e1a04",
     "Identity Data Read Only",
-    "Reads users and populations; scoped to an environment or to one population.",
+    "Reads users, groups and populations; scoped to an environment or to one population.",
     frozenset({ScopeType.ENVIRONMENT, ScopeType.POPULATION}),
-    frozenset({P.ENVIRONMENT_READ, P.POPULATION_READ, P.USER_READ}),
+    frozenset(
+        {P.ENVIRONMENT_READ, P.POPULATION_READ, P.USER_READ, P.GROUP_READ, P.MEMBERSHIP_READ}
+    ),
 )
 CLIENT_APPLICATION_DEVELOPER = Role(
     "8d0a2f0b-4e3c-4a8b-9b1e-3f2d6c9e1a05",
     "Client Application Developer",
     "Manages the applications of an environment.",
     frozenset({ScopeType.ENVIRONMENT}),
-    frozenset({P.ENVIRONMENT_READ, *_APPLICATION_ADMIN}),
+    frozenset({P.ENVIRONMENT_READ, P.GROUP_READ, *_APPLICATION_ADMIN}),
 )
 
 ROLES: dict[str, Role] = {

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from populace.applications import rules as application_rules
-from populace.applications import store as application_store
+from populace.assignments import store as assignment_store
+from populace.assignments.rules import keep_an_administrator
+from populace.assignments.store import Subject
 from populace.auth.guard import Access
 from populace.auth.roles import ENVIRONMENT_ADMIN, IDENTITY_DATA_ADMIN, ScopeType
 from populace.configuration import store as configuration
@@ -82,10 +83,10 @@ async def create_environment(conn: Connection, access: Access, values: dict[str,
         },
     )
     for role in (ENVIRONMENT_ADMIN, IDENTITY_DATA_ADMIN):
-        await application_store.insert_assignment(
+        await assignment_store.insert_assignment(
             conn,
             actor.environment_id,
-            actor.application_id,
+            Subject("application", actor.application_id),
             {
                 "role_id": role.id,
                 "scope_type": ScopeType.ENVIRONMENT.value,
@@ -124,8 +125,6 @@ async def delete_environment(conn: Connection, access: Access) -> None:
             "The Administrators environment holds the deployment's administrators and cannot "
             "be deleted."
         )
-    await application_rules.keep_an_administrator(
-        conn, lambda held: held.environment_id == environment_id
-    )
+    await keep_an_administrator(conn, lambda held: held.environment_id == environment_id)
     if not await store.delete_environment(conn, access.organization_id, access.environment):
         raise not_found()

@@ -46,6 +46,11 @@ class Call(Generic[B]):
         value: str = self.request.path_params[name]
         return value
 
+    def includes(self) -> set[str]:
+        """What ``include`` asks for (repeated or comma-separated)."""
+        values = self.request.query_params.getlist("include")
+        return {part.strip() for value in values for part in value.split(",") if part.strip()}
+
 
 def services(request: Request) -> Services:
     found: Services = request.app.state.services

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement
 from starlette.requests import Request
 
 from populace.errors import invalid_data
-from populace.filters import filter_condition, invalid_filter
+from populace.filters import FilterScope, filter_condition, invalid_filter
 from populace.storage.paging import Cursor, Page, PageQuery, RowSource, decode_cursor
 from populace.wire import Link, Urls
 
@@ -57,6 +57,7 @@ class ListRequest:
     limit: int
     cursor: Cursor | None
     filter: ColumnElement[bool] | None
+    filter_text: str | None  # compiled again for a partial actor (``FilterScope.limit_to``)
 
 
 def _last(request: Request, name: str) -> str | None:
@@ -86,8 +87,8 @@ def list_request(request: Request, listing: Listing) -> ListRequest:
         fields = listing.rows.filters
         if fields is None:
             raise invalid_filter(f"the {listing.key} collection cannot be filtered")
-        condition = filter_condition(raw_filter, fields)
-    return ListRequest(limit, cursor, condition)
+        condition = filter_condition(raw_filter, fields, FilterScope(request.path_params))
+    return ListRequest(limit, cursor, condition, raw_filter)
 
 
 def page_links(urls: Urls, request: Request, page: Page) -> dict[str, Link]:
@@ -105,9 +106,14 @@ def page_links(urls: Urls, request: Request, page: Page) -> dict[str, Link]:
 
 async def run_list(call: Call[Any], listing: Listing, wanted: ListRequest) -> dict[str, Any]:
     ids = {**call.request.path_params, "organization": call.access.organization_id}
-    query = PageQuery(
-        ids, call.access.limit, wanted.filter, wanted.limit, wanted.cursor, listing.count
-    )
+    condition = wanted.filter
+    if wanted.filter_text is not None and call.access.limit is not None:
+        # Checked before any database work; now the actor is known, its value paths (a
+        # user's groups) reach only what it may see.
+        assert listing.rows.filters is not None
+        scope = FilterScope(call.request.path_params, call.access.limit)
+        condition = filter_condition(wanted.filter_text, listing.rows.filters, scope)
+    query = PageQuery(ids, call.access.limit, condition, wanted.limit, wanted.cursor, listing.count)
     page, count = await listing.rows.page(call.conn, query)
     rows = page.rows
     if listing.view is not None:

@@ -147,18 +147,26 @@ class ApiRouter:
     get = _verb("GET")
     post = _verb("POST")
     put = _verb("PUT")
+    patch = _verb("PATCH")
     delete = _verb("DELETE")
 
     def listing(
-        self, path: str, listing: Listing, permission: Permission | None = None, **options: Any
+        self,
+        path: str,
+        listing: Listing,
+        permission: Permission | None = None,
+        *,
+        name: str | None = None,
+        **options: Any,
     ) -> None:
-        """A list served by its declaration alone: the list layer does all of it."""
+        """A list served by its declaration alone: the list layer does all of it. ``name``
+        (the operation id) defaults to ``list_<key>``."""
         self.operations.append(
             Operation(
                 "GET",
                 self.prefix + path,
                 f"List {listing.key}",
-                f"list_{_snake(listing.key)}",
+                name or f"list_{_snake(listing.key)}",
                 listing=listing,
                 response=listing.item,
                 permission=permission,

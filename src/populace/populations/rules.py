@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from populace.applications import store as application_store
+from populace.assignments import store as assignment_store
 from populace.auth.guard import Access
 from populace.configuration import store as configuration
 from populace.environments import store as environment_store
 from populace.errors import constraint_violation, found, invalid_data, not_found
+from populace.groups import store as group_store
 from populace.names import clean_description, clean_name, duplicate_name, text_key
 from populace.populations import store
 from populace.storage.database import Connection, unique_or
@@ -188,5 +189,9 @@ async def delete_population(conn: Connection, access: Access, population_id: str
             "The request could not be completed. The population contains users; move or delete "
             "them first."
         )
-    await application_store.delete_population_assignments(conn, environment_id, population_id)
+    if await group_store.in_population(conn, environment_id, population_id):
+        raise constraint_violation(
+            "The request could not be completed. The population has groups; delete them first."
+        )
+    await assignment_store.delete_population_assignments(conn, environment_id, population_id)
     await store.delete_population(conn, environment_id, population_id)

@@ -150,3 +150,16 @@ async def environment_of(conn: Connection, organization_id: str, population_id: 
         .where(environments.c.organization_id == organization_id, p.id == population_id)
     )
     return found
+
+
+async def users_in(
+    conn: Connection, environment_id: str, population_ids: frozenset[str] | None
+) -> int:
+    """How many users an environment holds (in ``population_ids`` only, when given): the
+    sum of the populations' exact ``user_count``."""
+    query = select(func.coalesce(func.sum(p.user_count), 0)).where(
+        p.environment_id == environment_id
+    )
+    if population_ids is not None:
+        query = query.where(p.id.in_(population_ids))
+    return int(await conn.scalar(query) or 0)

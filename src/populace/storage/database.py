@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Executable, ScalarResult, create_engine, event
+from sqlalchemy import CursorResult, Executable, ScalarResult, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from populace.errors import ApiError, invalid_request
+from populace.storage.functions import SQLITE_LOWER, sqlite_lower
 
 if TYPE_CHECKING:
     from populace.config import Config
@@ -80,6 +81,8 @@ def unique_columns(error: IntegrityError) -> set[str]:
 # deadlock, serialization failure, and a foreign key whose row was deleted meanwhile. Run
 # again, the transaction sees the other one's outcome and answers from it (often 404).
 _RACES = {"40P01", "40001", "23503"}
+# Rows SQLite's ANALYZE samples per index: enough to tell a big environment from a small one.
+ANALYSIS_ROWS = 10_000
 ATTEMPTS = 4
 
 
@@ -107,6 +110,15 @@ def unique_or(column: str, duplicate: Callable[[], ApiError]) -> Iterator[None]:
         if not violates(error, column):
             raise
         raise duplicate() from None
+
+
+async def name_lock(conn: Connection, name: str, *, shared: bool = False) -> None:
+    """Hold a lock on ``name`` until the transaction ends: shared holders run together, an
+    exclusive one runs alone (PostgreSQL advisory locks; SQLite's one writer needs none)."""
+    if isinstance(conn, InlineConnection | ThreadedConnection):
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await conn.execute(text(f"SELECT {function}(hashtextextended(:name, 0))"), {"name": name})
 
 
 def normalize_url(url: str) -> str:
@@ -228,6 +240,7 @@ class _SQLite:
                 "cache_size=-65536",
             ):
                 dbapi_connection.execute(f"PRAGMA {pragma}")
+            dbapi_connection.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
 
     @asynccontextmanager
     async def transaction(self, begin: str) -> AsyncIterator[Connection]:
@@ -356,6 +369,17 @@ class Database:
                 yield threaded
         else:
             yield self._sqlite.reader()
+
+    async def refresh_statistics(self) -> None:
+        """Tell the query planner what the data looks like now (an environment of a million
+        users, groups of a hundred). SQLite has no statistics until ANALYZE runs, and without
+        them it reads a group's members by scanning the environment's users in list order;
+        sampled (``analysis_limit``), it takes milliseconds at any size. PostgreSQL's
+        autovacuum keeps its own; after a bulk load it is asked at once."""
+        async with self.write() as conn:
+            if self.is_sqlite:
+                await conn.execute(text(f"PRAGMA analysis_limit={ANALYSIS_ROWS}"))
+            await conn.execute(text("ANALYZE"))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, or_, select
 
 from populace.errors import ApiError, invalid_data, not_found
 from populace.filters import Fields
@@ -145,27 +145,56 @@ class TableRows:
     filters: Fields | None = None
     # The column a partial actor's limit restricts (a population id, an environment id).
     limited_by: ColumnElement[str] | None = None
-    # A lookup of the parent object by the same ids: no row means the list is 404.
+    # A lookup of the parent object by the same ids: no row means the list is 404. A parent
+    # of a partial list selects its own ``limited_by`` column: a parent outside a partial
+    # actor's limit is 404 as well (its list would tell what the actor may not see).
     parent: Prepared | None = None
+    # Rows of ``table`` that have a row in another table (a membership, a nesting): that
+    # table, and how its rows join this one's. ``extra`` columns come along (from either).
+    through: tuple[Table, ColumnElement[bool]] | None = None
+    extra: tuple[ColumnElement[Any], ...] = ()
+    always: tuple[ColumnElement[bool], ...] = ()  # conditions every listed row meets
+    # An unfiltered list's count from a counter kept exact (users: their populations'
+    # ``userCount``), instead of counting every row on every page.
+    unfiltered_count: Callable[[Connection, PageQuery], Awaitable[int]] | None = None
 
     def query(self, wanted: PageQuery) -> Select[Any]:
         where = [column == wanted.ids[name] for name, column in self.keys.items()]
+        where += self.always
         if wanted.limit_to is not None:
             assert self.limited_by is not None, "a partial list declares the column it limits"
             where.append(self.limited_by.in_(wanted.limit_to))
         if wanted.condition is not None:
             where.append(wanted.condition)
-        return select(self.table).where(*where)
+        query = select(self.table, *self.extra)
+        if self.through is not None:
+            query = query.join(*self.through)
+        return query.where(*where)
 
     async def page(self, conn: Connection, wanted: PageQuery) -> tuple[Page, int | None]:
-        if self.parent is not None and await self.parent.first(conn, **wanted.ids) is None:
-            raise not_found()
+        if self.parent is not None:
+            await self._parent_within_reach(conn, wanted)
         query = self.query(wanted)
         columns = self.table.c
         page = await fetch_page(
             conn, query, columns.created_at, columns.id, wanted.size, wanted.cursor
         )
-        return page, (await count_rows(conn, query) if wanted.with_count else None)
+        if not wanted.with_count:
+            return page, None
+        if wanted.condition is None and self.unfiltered_count is not None:
+            return page, await self.unfiltered_count(conn, wanted)
+        return page, await count_rows(conn, query)
+
+    async def find(self, conn: Connection, ids: Mapping[str, str], item_id: str) -> Row[Any] | None:
+        """One item of the list, by its id, read alone."""
+        wanted = PageQuery(ids, None, self.table.c.id == item_id, 1, None, with_count=False)
+        return (await conn.execute(self.query(wanted))).first()
+
+    async def _parent_within_reach(self, conn: Connection, wanted: PageQuery) -> None:
+        assert self.parent is not None
+        row = await self.parent.first(conn, **wanted.ids)
+        if row is None or (wanted.limit_to is not None and row.limited_by not in wanted.limit_to):
+            raise not_found()
 
 
 @dataclass(frozen=True, slots=True)

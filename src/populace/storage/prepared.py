@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.engine import Dialect
 
 from populace.storage.database import (
@@ -101,9 +101,10 @@ class Prepared:
 
 class ByKey:
     """A row of an environment's table looked up by environment and id together, optionally
-    locked until the transaction ends (``FOR UPDATE``)."""
+    locked until the transaction ends (``FOR UPDATE``), or updated."""
 
     def __init__(self, table: Table) -> None:
+        self._table = table
         query = select(table).where(
             table.c.environment_id == bindparam("environment_id"),
             table.c.id == bindparam("row_id"),
@@ -116,6 +117,19 @@ class ByKey:
     ) -> Any:
         query = self._locked if for_update else self._plain
         return await query.first(conn, environment_id=environment_id, row_id=row_id)
+
+    async def update(
+        self, conn: Connection, environment_id: str, row_id: str, values: dict[str, Any]
+    ) -> Any:
+        """Set ``values`` on the row; the row as stored, or None when it is not there."""
+        columns = self._table.c
+        statement = (
+            update(self._table)
+            .where(columns.environment_id == environment_id, columns.id == row_id)
+            .values(values)
+            .returning(*columns)
+        )
+        return (await conn.execute(statement)).first()
 
 
 async def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -192,12 +193,15 @@ applications = Table(
     Index(None, "environment_id", "created_at", "id"),
 )
 
+# Who holds the role: exactly one of application_id, user_id and group_id is set.
 role_assignments = Table(
     "role_assignments",
     metadata,
-    Column("environment_id", ID, primary_key=True),  # the application's environment
+    Column("environment_id", ID, primary_key=True),  # the holder's environment
     Column("id", ID, primary_key=True),
-    Column("application_id", ID, nullable=False),
+    Column("application_id", ID),
+    Column("user_id", ID),
+    Column("group_id", ID),
     Column("role_id", ID, nullable=False),
     Column("scope_type", String(16), nullable=False),
     Column("scope_id", ID, nullable=False),
@@ -210,7 +214,15 @@ role_assignments = Table(
         ["applications.environment_id", "applications.id"],
         ondelete="CASCADE",
     ),
+    ForeignKeyConstraint(
+        ["environment_id", "user_id"], ["users.environment_id", "users.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(
+        ["environment_id", "group_id"], ["groups.environment_id", "groups.id"], ondelete="CASCADE"
+    ),
     UniqueConstraint("environment_id", "application_id", "role_id", "scope_type", "scope_id"),
+    UniqueConstraint("environment_id", "user_id", "role_id", "scope_type", "scope_id"),
+    UniqueConstraint("environment_id", "group_id", "role_id", "scope_type", "scope_id"),
     Index(None, "scope_environment_id", "scope_id"),
 )
 
@@ -232,6 +244,15 @@ users = Table(
     Column("name_formatted", String(512)),
     Column("enabled", Boolean, nullable=False),
     *_times(),
+    Column("external_id", String(1024)),
+    Column("mfa_enabled", Boolean, nullable=False, server_default=false()),
+    Column("lifecycle_status", String(32), nullable=False, server_default="ACCOUNT_OK"),
+    Column("verify_status", String(16), nullable=False, server_default="NOT_INITIATED"),
+    Column("email_verified", Boolean, nullable=False, server_default=false()),
+    Column("identity_provider_type", String(32), nullable=False, server_default="PING_ONE"),
+    Column("identity_provider_id", ID),
+    # The rest of PingOne's user (address, phones, locale, title, ...), as PingOne spells it.
+    Column("profile", JSON),
     ForeignKeyConstraint(
         ["environment_id", "population_id"], ["populations.environment_id", "populations.id"]
     ),
@@ -239,6 +260,69 @@ users = Table(
     Index(None, "environment_id", "created_at", "id"),
     Index(None, "environment_id", "population_id", "created_at", "id"),
     Index(None, "environment_id", "email_key"),
+    Index(None, "environment_id", "external_id"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    *_in_environment(),
+    Column("name", String(256), nullable=False),
+    Column("name_key", folded_text(1024), nullable=False),
+    # "" for an environment group, else its population: names are unique within it
+    Column("scope_key", String(36), nullable=False),
+    Column("description", Text),
+    Column("population_id", ID),
+    # a filter over users: the users it matches are the group's dynamic members
+    Column("user_filter", Text),
+    Column("external_id", String(1024)),
+    Column("custom_data", JSON),
+    # kept in the same transaction as every direct membership change: O(1) reads
+    Column("direct_member_count", BigInteger, nullable=False, server_default="0"),
+    *_times(),
+    ForeignKeyConstraint(
+        ["environment_id", "population_id"], ["populations.environment_id", "populations.id"]
+    ),
+    UniqueConstraint("environment_id", "scope_key", "name_key"),
+    Index(None, "environment_id", "created_at", "id"),
+    Index(None, "environment_id", "external_id"),
+)
+
+
+def _group_fk(column: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["environment_id", column], ["groups.environment_id", "groups.id"], ondelete="CASCADE"
+    )
+
+
+# A user's memberships: DIRECT (added through the API) and DYNAMIC (matching the group's
+# userFilter, recomputed whenever the user or the group changes).
+group_memberships = Table(
+    "group_memberships",
+    metadata,
+    Column("environment_id", ID, primary_key=True),
+    Column("group_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    _group_fk("group_id"),
+    ForeignKeyConstraint(
+        ["environment_id", "user_id"], ["users.environment_id", "users.id"], ondelete="CASCADE"
+    ),
+    Index(None, "environment_id", "user_id", "group_id"),
+)
+
+# Group ``group_id`` is a member of group ``parent_id``: the first's members are the second's.
+group_nestings = Table(
+    "group_nestings",
+    metadata,
+    Column("environment_id", ID, primary_key=True),
+    Column("group_id", ID, primary_key=True),
+    Column("parent_id", ID, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    _group_fk("group_id"),
+    _group_fk("parent_id"),
+    Index(None, "environment_id", "parent_id", "group_id"),
 )
 
 # Fixed one-second windows of requests per client, for the rate limit when no Redis is given.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from populace.errors import ApiError, invalid_data
+from populace.groups import rules as group_rules
 from populace.populations import store as population_store
 from populace.storage.database import Database
 from populace.users import rules, store
@@ -185,7 +186,9 @@ class _Loader:
             self.reject(line, "username: is already in use (earlier in this file)")
             return
         self.seen.add(key)
-        values.update(population_id=population_id)
+        values.update(
+            population_id=population_id, enabled=parsed.enabled, mfa_enabled=parsed.mfa_enabled
+        )
         self.batch.append((line, values))
         if len(self.batch) >= BATCH_SIZE:
             await self.flush()
@@ -215,6 +218,9 @@ class _Loader:
                 )
             if rows:
                 await store.insert_users(conn, rows)
+                await group_rules.refresh_dynamic(
+                    conn, self.environment_id, *(row["id"] for row in rows)
+                )
                 for population_id, added in Counter(r["population_id"] for r in rows).items():
                     await population_store.add_to_count(
                         conn, self.environment_id, population_id, added
@@ -240,4 +246,5 @@ async def import_users(
         if progress is not None and count % 1000 == 0:
             progress(1000)
     await loader.flush()
+    await db.refresh_statistics()  # the environment may have grown a thousandfold
     return loader.report

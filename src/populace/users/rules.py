@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row
 
 from populace.auth.guard import Access
 from populace.errors import ApiError, found, invalid_data, not_found
+from populace.groups import rules as group_rules
+from populace.groups import store as group_store
 from populace.names import checked_text, clean_name
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
@@ -24,6 +26,7 @@ from populace.wire import new_id, now_ms
 MAX_USERNAME = 128
 MAX_EMAIL = 254
 MAX_NAME_PART = 256
+MAX_EXTERNAL_ID = 1024
 # Deliberately loose (as PingOne is): one @, something on each side, a dot in the domain.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _USERNAME_CATEGORY = re.compile(r"[LMNPS].|Zs")
@@ -37,12 +40,26 @@ class UserInput:
     family: str | None = None
     middle: str | None = None
     formatted: str | None = None
-    enabled: bool = True
+    enabled: bool = True  # set on create only: afterwards through .../enabled
+    mfa_enabled: bool = False  # set on create only: afterwards through .../mfaEnabled
     population_id: str | None = None
+    external_id: str | None = None
+    # The rest of the user, spelled as PingOne spells it: address, locale, nickname, title,
+    # type, preferredLanguage, timezone, mobilePhone, primaryPhone, photo, and the name's
+    # honorificPrefix and honorificSuffix (under "name").
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+def _attribute(value: str, target: str, max_length: int) -> str:
+    """A user attribute: PingOne's are 1 to ``max_length`` characters (absent, or ``null``,
+    is how one is left unset)."""
+    if value == "":
+        raise invalid_data("INVALID_VALUE", target, f"'{target}' must not be empty.")
+    return checked_text(value, target, max_length)
 
 
 def _text(value: str | None, target: str, max_length: int) -> str | None:
-    return None if value is None else checked_text(value, target, max_length)
+    return None if value is None else _attribute(value, target, max_length)
 
 
 def _username(value: str) -> str:
@@ -59,6 +76,46 @@ def _username(value: str) -> str:
     return username
 
 
+# Each profile attribute: its limit, and a pattern it must match in full (or None).
+_PROFILE_TEXT: dict[str, tuple[int, re.Pattern[str] | None]] = {
+    "locale": (256, None),
+    "nickname": (256, None),
+    "title": (256, None),
+    "type": (256, None),
+    "preferredLanguage": (35, re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")),
+    "timezone": (64, re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")),
+    "mobilePhone": (32, None),
+    "primaryPhone": (32, None),
+    "name.honorificPrefix": (256, None),
+    "name.honorificSuffix": (256, None),
+    "address.streetAddress": (256, None),
+    "address.locality": (256, None),
+    "address.region": (256, None),
+    "address.postalCode": (40, None),
+    "address.countryCode": (2, re.compile(r"[A-Z]{2}")),
+    "photo.href": (2048, re.compile(r"https?://\S+")),
+}
+
+
+def _profile(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """Check every profile attribute. None when none is set."""
+    kept: dict[str, Any] = {}
+    for target, (limit, pattern) in _PROFILE_TEXT.items():
+        group, _, leaf = target.rpartition(".")
+        holder = profile.get(group) if group else profile
+        value = holder.get(leaf) if isinstance(holder, dict) else None
+        if value is None:
+            continue
+        _attribute(value, target, limit)
+        if pattern is not None and not pattern.fullmatch(value):
+            raise invalid_data("INVALID_VALUE", target, f"'{target}' is not well formed.")
+        if group:
+            kept.setdefault(group, {})[leaf] = value
+        else:
+            kept[leaf] = value
+    return kept or None
+
+
 def checked(body: UserInput) -> dict[str, Any]:
     """Validate what needs no database; return the user's column values."""
     username = _username(body.username)
@@ -72,7 +129,8 @@ def checked(body: UserInput) -> dict[str, Any]:
         "name_family": _text(body.family, "name.family", MAX_NAME_PART),
         "name_middle": _text(body.middle, "name.middle", MAX_NAME_PART),
         "name_formatted": _text(body.formatted, "name.formatted", 2 * MAX_NAME_PART),
-        "enabled": body.enabled,
+        "external_id": _text(body.external_id, "externalId", MAX_EXTERNAL_ID),
+        "profile": _profile(body.profile),
     }
 
 
@@ -124,17 +182,21 @@ async def create_user(conn: Connection, access: Access, body: UserInput) -> Row[
         raise not_found()
     at = now_ms()
     with unique_or("username_key", duplicate_username):
-        return await store.insert_user(
+        row = await store.insert_user(
             conn,
             {
                 **values,
                 "environment_id": environment_id,
                 "id": new_id(),
                 "population_id": population_id,
+                "enabled": body.enabled,
+                "mfa_enabled": body.mfa_enabled,
                 "created_at": at,
                 "updated_at": at,
             },
         )
+    await group_rules.refresh_dynamic(conn, environment_id, row.id)
+    return row
 
 
 async def read_user(
@@ -149,7 +211,8 @@ async def read_user(
 
 
 async def replace_user(conn: Connection, access: Access, user_id: str, body: UserInput) -> Row[Any]:
-    """PUT replaces the user's attributes; the population changes only through a move."""
+    """PUT (and PATCH, merged first) replaces the user's attributes; the population,
+    ``enabled`` and ``mfaEnabled`` change only through their own endpoints."""
     row = await read_user(conn, access, user_id, for_update=True)
     values = checked(body)
     if body.population_id is not None and body.population_id != row.population_id:
@@ -163,11 +226,23 @@ async def replace_user(conn: Connection, access: Access, user_id: str, body: Use
         stored = await store.replace_user(
             conn, access.environment, user_id, {**values, "updated_at": now_ms()}
         )
+    await group_rules.refresh_dynamic(conn, access.environment, user_id)
+    return found(stored)
+
+
+async def set_flag(
+    conn: Connection, access: Access, user_id: str, flag: str, value: bool | str
+) -> Row[Any]:
+    """``enabled``, ``mfa_enabled`` or ``verify_status``, each through its own endpoint."""
+    await read_user(conn, access, user_id, for_update=True)
+    stored = await store.set_flag(conn, access.environment, user_id, flag, value, now_ms())
+    await group_rules.refresh_dynamic(conn, access.environment, user_id)
     return found(stored)
 
 
 async def delete_user(conn: Connection, access: Access, user_id: str) -> None:
     row = await read_user(conn, access, user_id, for_update=True)
+    await group_store.leave_groups(conn, access.environment, user_id)
     await store.delete_user(conn, access.environment, user_id)
     await population_store.add_to_count(conn, access.environment, row.population_id, -1)
 
@@ -187,4 +262,8 @@ async def move_user(conn: Connection, access: Access, user_id: str, population_i
     for pop, delta in sorted(((source, -1), (population_id, +1))):
         if not await population_store.add_to_count(conn, environment_id, pop, delta):
             raise not_found()
-    return found(await store.set_population(conn, environment_id, user_id, population_id, now_ms()))
+    # As in PingOne, the user leaves the groups of the population it leaves.
+    await group_store.leave_groups(conn, environment_id, user_id, population_id=source)
+    moved = await store.set_population(conn, environment_id, user_id, population_id, now_ms())
+    await group_rules.refresh_dynamic(conn, environment_id, user_id)
+    return found(moved)

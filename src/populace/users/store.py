@@ -6,31 +6,69 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, insert, select
 
-from populace.filters import boolean_field, exact_field, text_field
+from populace.filters import (
+    Fields,
+    boolean_field,
+    case_insensitive_field,
+    exact_field,
+    text_field,
+)
+from populace.groups.store import MEMBER_OF
 from populace.names import text_key
+from populace.populations import store as population_store
 from populace.storage.database import Connection
-from populace.storage.paging import TableRows
+from populace.storage.paging import PageQuery, TableRows
 from populace.storage.prepared import ByKey, insert_many
 from populace.storage.schema import users
 
 u = users.c
 
+
+def _profile(*path: str) -> ColumnElement[str]:
+    return u.profile[path].as_string()
+
+
+# What a dynamic group's userFilter may name: every user attribute (the indexed ones are
+# fast; the profile's are read from JSON, within the read budget).
+DYNAMIC_FILTERS: Fields = {
+    "id": exact_field(u.id),
+    "population.id": exact_field(u.population_id),
+    "username": text_field(u.username_key),
+    "email": text_field(u.email_key),
+    "name.given": text_field(u.name_given_key),
+    "name.family": text_field(u.name_family_key),
+    "externalid": exact_field(u.external_id),
+    "enabled": boolean_field(u.enabled),
+    "mfaenabled": boolean_field(u.mfa_enabled),
+    "lifecycle.status": exact_field(u.lifecycle_status),
+    **{
+        attribute.lower(): case_insensitive_field(_profile(*attribute.split(".")))
+        for attribute in (
+            "locale", "nickname", "title", "type", "preferredLanguage", "timezone",
+            "mobilePhone", "primaryPhone", "photo.href", "address.streetAddress",
+            "address.locality", "address.region", "address.postalCode", "address.countryCode",
+        )
+    },
+}  # fmt: skip
+
+
+async def _count_all(conn: Connection, wanted: PageQuery) -> int:
+    return await population_store.users_in(conn, wanted.ids["envID"], wanted.limit_to)
+
+
 LIST = TableRows(
     users,
     keys={"envID": u.environment_id},
-    filters={
-        "id": exact_field(u.id),
-        "population.id": exact_field(u.population_id),
-        "username": text_field(u.username_key),
-        "email": text_field(u.email_key),
-        "name.given": text_field(u.name_given_key),
-        "name.family": text_field(u.name_family_key),
-        "enabled": boolean_field(u.enabled),
-    },
+    filters={**DYNAMIC_FILTERS, "memberofgroups": MEMBER_OF},
     limited_by=u.population_id,
+    unfiltered_count=_count_all,
 )
+
+
+def in_population(population_id: str) -> ColumnElement[bool]:
+    return u.population_id == population_id
 
 
 def username_key(username: str) -> str:
@@ -77,22 +115,20 @@ async def insert_users(conn: Connection, rows: list[dict[str, Any]]) -> None:
     await insert_many(conn, users, [keyed(row) for row in rows])
 
 
-async def _update(
-    conn: Connection, environment_id: str, user_id: str, values: dict[str, Any]
-) -> Row[Any] | None:
-    statement = (
-        update(users)
-        .where(u.environment_id == environment_id, u.id == user_id)
-        .values(values)
-        .returning(*users.c)
-    )
-    return (await conn.execute(statement)).first()
+_update = ByKey(users).update
 
 
 async def replace_user(
     conn: Connection, environment_id: str, user_id: str, values: dict[str, Any]
 ) -> Row[Any] | None:
     return await _update(conn, environment_id, user_id, keyed(values))
+
+
+async def set_flag(
+    conn: Connection, environment_id: str, user_id: str, flag: str, value: bool | str, at: int
+) -> Row[Any] | None:
+    assert flag in ("enabled", "mfa_enabled", "verify_status")
+    return await _update(conn, environment_id, user_id, {flag: value, "updated_at": at})
 
 
 async def set_population(

@@ -1,19 +1,12 @@
-"""initial schema
+"""initial schema (revision 0001)
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23 01:03:08.641617
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

@@ -1,18 +1,9 @@
-"""users
-
-Revision ID: 0002
-Revises: 0001
-"""
-
-from collections.abc import Sequence
+"""users (revision 0002, after 0001)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0002", "0001"
 
 
 def _folded(length: int) -> sa.types.TypeEngine:

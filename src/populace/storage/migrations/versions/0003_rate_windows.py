@@ -1,18 +1,9 @@
-"""rate limit windows
-
-Revision ID: 0003
-Revises: 0002
-"""
-
-from collections.abc import Sequence
+"""rate limit windows (revision 0003, after 0002)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade() -> None:

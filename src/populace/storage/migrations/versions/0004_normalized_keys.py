@@ -1,7 +1,5 @@
-"""normalized name keys: NFKC, format characters removed, trimmed, casefolded
-
-Revision ID: 0004
-Revises: 0003
+"""normalized name keys (revision 0004, after 0003): NFKC, no format characters, trimmed,
+casefolded
 
 Keys were casefolded only, so look-alike names (fullwidth, zero-width characters, trailing
 spaces) were distinct. Each key is recomputed with ``names.text_key``. A unique key that would
@@ -9,17 +7,13 @@ now collide with another row's keeps its old value: existing rows are never refu
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 from populace.names import text_key
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0004", "0003"
 
 
 def _rekey_unique(table: str, scope: str, source: str, key: str) -> None:

@@ -1,0 +1,1 @@
+"""Groups of users: direct and dynamic members, nesting, memberships."""
