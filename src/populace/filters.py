@@ -16,9 +16,10 @@ Each resource says which attributes and operators it supports; anything else is 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
@@ -290,14 +291,31 @@ def compile_filter(
     return compiler(node.operator, node.value)
 
 
+# Filters compiled lately, reused: a client paging through a filtered list sends the same
+# filter with every page, and building the SQL expression (a value path's recursive query
+# above all) costs more than running it. Expressions are immutable, so sharing them is safe.
+# Each entry keeps its fields, so their id in the key cannot be reused by other fields.
+_COMPILED: OrderedDict[tuple[Any, ...], tuple[Fields, ColumnElement[bool]]] = OrderedDict()
+COMPILED_FILTERS_KEPT = 1024
+
+
 def filter_condition(
     text: str, fields: Fields, scope: FilterScope = NO_SCOPE
 ) -> ColumnElement[bool]:
     """Parse and compile, turning any problem into PingOne's 400 INVALID_FILTER."""
+    key = (text, id(fields), tuple(sorted(scope.ids.items())), scope.limit_to)
+    cached = _COMPILED.get(key)
+    if cached is not None:
+        _COMPILED.move_to_end(key)
+        return cached[1]
     try:
-        return compile_filter(parse(text), fields, scope)
+        condition = compile_filter(parse(text), fields, scope)
     except FilterError as exc:
         raise invalid_filter(str(exc)) from None
+    _COMPILED[key] = (fields, condition)
+    if len(_COMPILED) > COMPILED_FILTERS_KEPT:
+        _COMPILED.popitem(last=False)
+    return condition
 
 
 def invalid_filter(reason: str) -> ApiError:
