@@ -872,8 +872,12 @@ async def test_nesting_refusals(admin: httpx.AsyncClient, make_environment: Any)
 
     refused(await nest(admin, env_id, env_group["id"], env_group["id"]))  # itself
     refused(await nest(admin, env_id, pop_group["id"], pop_group["id"]))
-    # An environment group cannot go inside a population group.
+    # An environment group cannot go inside a population group, nor another population's
+    # group (its members would be users of another population).
     refused(await nest(admin, env_id, env_group["id"], pop_group["id"]))
+    other_pop_group = await create_group(admin, env_id, await create_population(admin, env_id))
+    refused(await nest(admin, env_id, other_pop_group["id"], pop_group["id"]))
+    assert await parents_of(admin, env_id, other_pop_group["id"]) == []
     for parent_id in (str(uuid.uuid4()), foreign["id"], "not-a-uuid", ""):
         refused(await nest(admin, env_id, env_group["id"], parent_id))
     for body in ({}, {"id": 5}, {"id": None}):
@@ -1696,3 +1700,96 @@ async def test_roles_go_to_static_groups_only(
     )
     assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "userFilter")
     assert "userFilter" not in await read_group(admin, env_id, static["id"])
+
+
+async def test_membership_confers_only_roles_the_actor_could_grant(
+    admin: httpx.AsyncClient,
+    environment: dict[str, Any],
+    make_actor: Any,
+    role_ids: dict[str, str],
+) -> None:
+    """A member of a group holds the group's roles (and those of the groups it is nested
+    into): adding a user, or nesting a group, into it is granting them. An Identity Data
+    Admin may manage memberships, but not make someone an Environment Admin that way."""
+    env_id = environment["id"]
+    admins = await create_group(admin, env_id, name="Admins")
+    inner = await create_group(admin, env_id, name="Inner")
+    await nested(admin, env_id, inner["id"], admins["id"])
+    role = {
+        "role": {"id": role_ids["Environment Admin"]},
+        "scope": {"type": "ENVIRONMENT", "id": env_id},
+    }
+    granted = await admin.post(f"{groups_path(env_id, admins['id'])}/roleAssignments", json=role)
+    assert granted.status_code == 201, granted.text
+    user = await create_user(admin, env_id)
+    plain = await create_group(admin, env_id, name="Plain")
+    ida = (await make_actor(("Identity Data Admin", "ENVIRONMENT", env_id))).client
+    for group in (admins, inner):  # directly, and through the nesting
+        assert_error(await join(ida, env_id, user["id"], group["id"]), 403, "ACCESS_FAILED")
+    assert_error(await nest(ida, env_id, plain["id"], admins["id"]), 403, "ACCESS_FAILED")
+    assert await direct_groups(admin, env_id, user["id"]) == []
+    assert await parents_of(admin, env_id, plain["id"]) == []
+    # A group without roles is the Identity Data Admin's to fill; the organization's
+    # administrator may fill the role-holding one.
+    await joined(ida, env_id, user["id"], plain["id"])
+    await joined(admin, env_id, user["id"], admins["id"])
+
+
+async def test_roles_never_reach_dynamic_members_through_nesting(
+    admin: httpx.AsyncClient, environment: dict[str, Any], role_ids: dict[str, str]
+) -> None:
+    """Roles go to static groups only, nesting included: a dynamic group cannot join a group
+    that holds roles, a group with a dynamic group inside gets no roles, and a group nested
+    into a role-holding one cannot be given a userFilter."""
+    env_id = environment["id"]
+    role = {
+        "role": {"id": role_ids["Identity Data Read Only"]},
+        "scope": {"type": "ENVIRONMENT", "id": env_id},
+    }
+    holder = await create_group(admin, env_id, name="Holder")
+    assigned = await admin.post(f"{groups_path(env_id, holder['id'])}/roleAssignments", json=role)
+    assert assigned.status_code == 201, assigned.text
+    dynamic = await create_group(admin, env_id, name="Dynamic", userFilter='title eq "x"')
+    assert_error(await nest(admin, env_id, dynamic["id"], holder["id"]), 400, "INVALID_DATA",
+                 "INVALID_VALUE", "id")  # fmt: skip
+    static = await create_group(admin, env_id, name="Static")
+    await nested(admin, env_id, static["id"], holder["id"])
+    response = await admin.put(
+        groups_path(env_id, static["id"]), json={"name": "Static", "userFilter": 'title eq "x"'}
+    )
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "userFilter")
+    wrapper = await create_group(admin, env_id, name="Wrapper")
+    await nested(admin, env_id, dynamic["id"], wrapper["id"])
+    response = await admin.post(f"{groups_path(env_id, wrapper['id'])}/roleAssignments", json=role)
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "role.id")
+    assert [g["id"] for g in await parents_of(admin, env_id, dynamic["id"])] == [wrapper["id"]]
+
+
+async def test_deeply_nested_custom_data_is_refused(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    deep: Any = 1
+    for _ in range(900):
+        deep = [deep]
+    for custom in ({"a": deep}, {"big": "x" * (70 * 1024)}):
+        response = await admin.post(groups_path(env_id), json={"name": "x", "customData": custom})
+        assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "customData")
+    assert await list_groups(admin, env_id) == []
+
+
+async def test_role_assignments_of_users_tell_nothing_to_those_who_cannot_read_users(
+    environment: dict[str, Any], make_actor: Any, role_ids: dict[str, str], admin: httpx.AsyncClient
+) -> None:
+    """An Environment Admin may manage role assignments but not read users: a user's
+    roleAssignments answer 403 whether or not the user exists."""
+    env_id = environment["id"]
+    user = await create_user(admin, env_id)
+    env_admin = (await make_actor(("Environment Admin", "ENVIRONMENT", env_id))).client
+    role = {
+        "role": {"id": role_ids["Identity Data Read Only"]},
+        "scope": {"type": "ENVIRONMENT", "id": env_id},
+    }
+    for user_id in (user["id"], str(uuid.uuid4())):
+        path = f"{users_path(env_id)}/{user_id}/roleAssignments"
+        assert_error(await env_admin.post(path, json=role), 403, "ACCESS_FAILED")

@@ -735,3 +735,38 @@ async def test_bad_profile_filter(
 ) -> None:
     response = await admin.get(users_path(environment["id"]), params={"filter": expression})
     assert_error(response, 400, "INVALID_DATA", "INVALID_FILTER", "filter")
+
+
+async def test_concurrent_patches_keep_each_others_changes(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """PATCHes of different attributes at the same moment: each one's change survives (the
+    user is locked from the read to the write, so none writes back a stale copy)."""
+    env_id = environment["id"]
+    user = await create_user(admin, env_id)
+    changes = {"title": "Boss", "nickname": "Bo", "locale": "fr-FR", "type": "Staff",
+               "timezone": "Europe/Paris", "primaryPhone": "+33 1 23 45 67 89"}  # fmt: skip
+    answers = await asyncio.gather(
+        *(
+            admin.patch(f"{users_path(env_id)}/{user['id']}", json={key: value})
+            for key, value in changes.items()
+        )
+    )
+    assert [a.status_code for a in answers] == [200] * len(changes), [a.text for a in answers]
+    stored = (await admin.get(f"{users_path(env_id)}/{user['id']}")).json()
+    assert {key: stored.get(key) for key in changes} == changes
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [('nickname sw "e"', {"plain"}), ('nickname sw "é"', {"accented"})],
+)
+async def test_profile_starts_with_compares_characters_not_collation(
+    admin: httpx.AsyncClient, environment: dict[str, Any], expression: str, expected: set[str]
+) -> None:
+    """``sw "e"`` does not match "Éva" (a different letter), on either database, whatever
+    PostgreSQL's default collation would say."""
+    env_id = environment["id"]
+    await create_user(admin, env_id, username="plain", nickname="Eve")
+    await create_user(admin, env_id, username="accented", nickname="Ézé")
+    assert {u["username"] for u in await list_users(admin, env_id, expression)} == expected

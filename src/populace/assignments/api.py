@@ -14,6 +14,7 @@ from populace.assignments import rules, store
 from populace.assignments.store import Subject
 from populace.assignments.wire import RoleAssignment, RoleAssignmentBody, role_assignment_json
 from populace.auth.roles import Permission as P
+from populace.errors import forbidden
 from populace.groups import rules as group_rules
 from populace.http.dispatch import Call
 from populace.http.lists import Listing
@@ -43,7 +44,11 @@ KINDS: dict[str, tuple[str, str, P, Reader]] = {
 
 
 async def _subject(call: Call[Any], kind: str) -> Subject:
-    _, parameter, _, read = KINDS[kind]
+    """The subject in the path, read as its own rules read it. An actor that may not read
+    such subjects is refused first: a 404 would tell it which ids exist."""
+    _, parameter, read_permission, read = KINDS[kind]
+    if not call.access.actor.can(read_permission, call.access.environment):
+        raise forbidden()
     subject_id = call.param(parameter)
     await read(call.conn, call.access, subject_id)
     return Subject(kind, subject_id)

@@ -97,14 +97,36 @@ def duplicate_role() -> ApiError:
 
 async def _static_group(conn: Connection, environment_id: str, group_id: str) -> None:
     """Roles go to static groups only: a dynamic group's members change by themselves, so
-    who holds its roles would change with every user edit."""
-    group = found(await group_store.get(conn, environment_id, group_id))
-    if group.user_filter is not None:
+    who holds its roles would change with every user edit. A group whose members include a
+    dynamic group's (nested into it) is no more static."""
+    await group_store.lock_groups(conn, environment_id)  # no userFilter appears meanwhile
+    if any(
+        row.user_filter for row in await group_store.nested_into(conn, environment_id, group_id)
+    ):
         raise invalid_data(
             "INVALID_VALUE",
             "role.id",
-            "Roles can be assigned only to static groups; this group has a userFilter.",
+            "Roles can be assigned only to static groups; this group, or a group nested into "
+            "it, has a userFilter.",
         )
+
+
+async def roles_through(conn: Connection, environment_id: str, group_id: str) -> list[Row[Any]]:
+    """The role assignments a member of the group holds through it: the group's own and those
+    of every group it is nested into."""
+    groups = await group_store.containing(conn, environment_id, group_id)
+    return await store.assignments_of_groups(conn, environment_id, groups)
+
+
+async def may_confer(conn: Connection, access: Access, group_id: str) -> list[Row[Any]]:
+    """Making someone a member of the group confers its roles: the actor must be able to grant
+    each of them itself (403 otherwise), as for a direct assignment. Returns those roles."""
+    # Held until the transaction ends, so no role is granted to the group meanwhile.
+    await group_store.lock_dynamic_memberships(conn, access.environment)
+    roles = await roles_through(conn, access.environment, group_id)
+    if any(read_only(access.actor, assignment) for assignment in roles):
+        raise forbidden()
+    return roles
 
 
 async def assign_role(

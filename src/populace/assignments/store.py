@@ -61,6 +61,15 @@ async def assignments_of(conn: Connection, environment_id: str, subject: Subject
     return list((await conn.execute(query)).all())
 
 
+async def assignments_of_groups(
+    conn: Connection, environment_id: str, group_ids: list[str]
+) -> list[Row[Any]]:
+    query = select(role_assignments).where(
+        r.environment_id == environment_id, r.group_id.in_(group_ids)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def get(
     conn: Connection, environment_id: str, subject: Subject, assignment_id: str
 ) -> Row[Any] | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Row
 
-from populace.assignments import store as assignment_store
-from populace.assignments.store import Subject
+from populace.assignments import rules as assignment_rules
 from populace.auth.guard import Access
 from populace.errors import (
     ApiError,
@@ -108,8 +108,41 @@ async def _validated(
         "external_id": None
         if body.external_id is None
         else checked_text(body.external_id, "externalId", MAX_EXTERNAL_ID),
-        "custom_data": body.custom_data,
+        "custom_data": _checked_custom_data(body.custom_data),
     }
+
+
+MAX_CUSTOM_DATA_BYTES = 64 * 1024
+MAX_CUSTOM_DATA_DEPTH = 32
+
+
+def _too_deep(value: Any) -> bool:
+    """Does the JSON value nest deeper than MAX_CUSTOM_DATA_DEPTH (walked without recursion:
+    the value may nest a thousand levels)?"""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        if children and depth > MAX_CUSTOM_DATA_DEPTH:
+            return True
+        pending += [(child, depth + 1) for child in children]
+    return False
+
+
+def _checked_custom_data(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Any JSON object, within bounds every database (and JSON encoder) can hold."""
+    if value is None:
+        return None
+    if _too_deep(value) or len(msgspec.json.encode(value)) > (MAX_CUSTOM_DATA_BYTES):
+        raise invalid_data(
+            "INVALID_VALUE",
+            "customData",
+            f"'customData' may nest at most {MAX_CUSTOM_DATA_DEPTH} levels and take at most "
+            f"{MAX_CUSTOM_DATA_BYTES // 1024} KiB.",
+        )
+    return value
 
 
 def _reaches(access: Access, population_id: str | None) -> bool:
@@ -183,12 +216,14 @@ async def replace_group(
 
 
 async def _holds_no_roles(conn: Connection, environment_id: str, group_id: str) -> None:
-    """A group that holds roles stays static (roles go to static groups only)."""
-    if await assignment_store.assignments_of(conn, environment_id, Subject("group", group_id)):
+    """A group whose members hold roles through it stays static (roles go to static groups
+    only): its own roles, or those of a group it is nested into."""
+    if await assignment_rules.roles_through(conn, environment_id, group_id):
         raise invalid_data(
             "INVALID_VALUE",
             "userFilter",
-            "A group that holds roles cannot have a userFilter; remove its roles first.",
+            "A group whose members hold roles through it cannot have a userFilter; remove the "
+            "roles first.",
         )
 
 
@@ -224,11 +259,21 @@ async def nest(conn: Connection, access: Access, group_id: str, parent_id: str) 
         raise _no_such_group()
     if parent.id == child.id:
         raise invalid_data("INVALID_VALUE", "id", "A group cannot be a member of itself.")
-    if child.population_id is None and parent.population_id is not None:
+    if parent.population_id not in (None, child.population_id):
         raise invalid_data(
             "INVALID_VALUE",
             "id",
-            "An environment group cannot be a member of a population group.",
+            "A population group holds only its population's users: only groups of the same "
+            "population can be its members.",
+        )
+    if await assignment_rules.may_confer(conn, access, parent_id) and any(
+        row.user_filter for row in await store.nested_into(conn, access.environment, group_id)
+    ):
+        raise invalid_data(
+            "INVALID_VALUE",
+            "id",
+            "The group holds roles (or is nested into one that does): a group with a "
+            "userFilter, or holding one, cannot become its member.",
         )
     if await store.get_nesting(conn, access.environment, group_id, parent_id) is not None:
         raise _already_nested()
@@ -265,6 +310,7 @@ async def add_member(conn: Connection, access: Access, user: Any, group_id: str)
             "id",
             "A population group holds only users of its population.",
         )
+    await assignment_rules.may_confer(conn, access, group_id)
     if await store.get_membership(conn, access.environment, user.id, group_id) is not None:
         raise _already_member()
     if await store.direct_group_count(conn, access.environment, user.id) >= MAX_GROUPS_PER_USER:

@@ -148,6 +148,27 @@ def _member_groups(environment_id: str, anchor: Select[Any]) -> Any:
     )
 
 
+async def nested_into(conn: Connection, environment_id: str, group_id: str) -> list[Row[Any]]:
+    """The group and every group nested into it, at any depth (their members are its
+    members): id and userFilter of each."""
+    anchor = select(g.id.label("id")).where(g.environment_id == environment_id, g.id == group_id)
+    tree = _member_groups(environment_id, anchor)
+    query = select(g.id, g.user_filter).where(
+        g.environment_id == environment_id, g.id.in_(select(tree.c.id))
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def containing(conn: Connection, environment_id: str, group_id: str) -> list[str]:
+    """The group and every group it is nested into, at any depth (its members are theirs)."""
+    anchor = select(g.id.label("id")).where(g.environment_id == environment_id, g.id == group_id)
+    tree = anchor.cte(recursive=True)
+    tree = tree.union(
+        select(n.parent_id).where(n.environment_id == environment_id, n.group_id == tree.c.id)
+    )
+    return list((await conn.scalars(select(tree.c.id))).all())
+
+
 def _members(environment_id: str, group_condition: ColumnElement[bool]) -> Select[Any]:
     """The users that belong to a group matching ``group_condition``, directly, dynamically or
     through a nested group."""

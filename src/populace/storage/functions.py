@@ -29,3 +29,10 @@ class unicode_lower(GenericFunction[str]):
 @compiles(unicode_lower, "sqlite")
 def _sqlite_unicode_lower(element: unicode_lower, compiler: Any, **kw: Any) -> str:
     return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "postgresql")
+def _postgresql_unicode_lower(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    # Byte order, as the key columns (collation "C"): ``sw`` ranges mean the same on both
+    # databases, whatever the database's default collation.
+    return f'lower({compiler.process(element.clauses, **kw)}) COLLATE "C"'

@@ -72,7 +72,9 @@ async def replace_user(call: Call[UserBody]) -> User:
 async def update_user(call: Call[UserPatch]) -> User:
     """Update a user: what the body names changes, the rest stays."""
     user_id = call.param("userID")
-    current = user_json(call.urls, await rules.read_user(call.conn, call.access, user_id))
+    # Locked until the write: a concurrent PATCH must not write back a stale copy of this one.
+    row = await rules.read_user(call.conn, call.access, user_id, for_update=True)
+    current = user_json(call.urls, row)
     body = call.body.applied_to(current).to_input()
     return user_json(call.urls, await rules.replace_user(call.conn, call.access, user_id, body))
 

@@ -203,7 +203,10 @@ async def read_user(
     conn: Connection, access: Access, user_id: str, *, for_update: bool = False
 ) -> Row[Any]:
     """A user the actor may act on. Outside a population-scoped actor's populations a user is
-    reported as not found, so ids cannot be probed."""
+    reported as not found, so ids cannot be probed. ``for_update`` (a write to come) locks
+    the row, after the lock group writers take (the same order everywhere: no deadlock)."""
+    if for_update:
+        await group_store.lock_dynamic_memberships(conn, access.environment)
     row = await store.get(conn, access.environment, user_id, for_update=for_update)
     if row is None or not access.covers(row.population_id):
         raise not_found()
