@@ -100,7 +100,9 @@ class Deployment:
 async def deployment(database_url: str) -> AsyncIterator[Deployment]:
     # Hostile-input and token tests fail client authentication many times from one address;
     # the throttle that would lock them out has tests of its own (test_hardening.py).
-    services, admin = await start(Config(database_url=database_url, token_failure_limit=0))
+    services, admin = await start(
+        Config(database_url=database_url, token_failure_limit=0, password_hash_cost="cheap")
+    )
     yield Deployment(build_app(services), services, admin, database_url)
     await services.db.dispose()
 

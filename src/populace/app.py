@@ -45,6 +45,8 @@ from populace.http.responses import error_response, json_response
 from populace.http.router import ApiRouter, routes
 from populace.oauth.api import router as oauth_router
 from populace.organizations.api import router as organizations_router
+from populace.passwords.api import router as passwords_router
+from populace.passwords.hashing import Hasher
 from populace.populations.api import router as populations_router
 from populace.roles.api import router as roles_router
 from populace.services import Services
@@ -58,6 +60,7 @@ log = logging.getLogger("populace")
 ROUTERS: list[ApiRouter] = [
     populations_router,
     users_router,
+    passwords_router,
     groups_router,
     oauth_router,
     environments_router,
@@ -84,7 +87,10 @@ async def start(config: Config) -> tuple[Services, AdminCredentials]:
             await db.refresh_statistics()
     limiter, throttle = limits(config.rate_limit, config.token_failure_limit, config.redis_url, db)
     verifier = TokenVerifier(keys)
-    services = Services(config, db, box, keys, verifier, admin.organization_id, limiter, throttle)
+    hasher = Hasher(config.password_hash_cost)
+    services = Services(
+        config, db, box, keys, verifier, admin.organization_id, hasher, limiter, throttle
+    )
     return services, admin
 
 

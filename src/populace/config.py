@@ -45,6 +45,9 @@ class Config:
     # The base of links, token issuers and discovery ("https://id.example.com"); unset, the
     # Host the client used (which must then be a well-formed host[:port]).
     public_url: str | None = None
+    # argon2id's cost for password hashes: "standard" (3 passes over 64 MiB), or "cheap" for
+    # test suites that set thousands of passwords.
+    password_hash_cost: str = "standard"
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
@@ -74,4 +77,5 @@ class Config:
             sqlite_read_budget=int(env.get("POPULACE_SQLITE_READ_BUDGET", "100000000")),
             public_url=(env.get("POPULACE_PUBLIC_URL") or "").rstrip("/") or None,
             read_timeout_seconds=float(env.get("POPULACE_READ_TIMEOUT_SECONDS", "30")),
+            password_hash_cost=env.get("POPULACE_PASSWORD_HASH_COST", "standard").lower(),
         )

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from populace.auth.tokens import TokenVerifier
     from populace.config import Config
     from populace.http.limits import FailureThrottle, RateLimiter
+    from populace.passwords.hashing import Hasher
     from populace.storage.database import Database
 
 
@@ -22,5 +23,6 @@ class Services:
     keys: KeyRing
     verifier: TokenVerifier
     organization_id: str
+    hasher: Hasher
     limiter: RateLimiter | None = None
     throttle: FailureThrottle | None = None

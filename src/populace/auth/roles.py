@@ -25,6 +25,8 @@ class Permission(StrEnum):
     USER_CREATE = "dir:create:user"
     USER_READ = "dir:read:user"
     USER_UPDATE = "dir:update:user"
+    PASSWORD_SET = "dir:update:userPassword"
+    PASSWORD_CHECK = "dir:validate:userPassword"
     USER_DELETE = "dir:delete:user"
     APPLICATION_CREATE = "mgmt:create:application"
     APPLICATION_READ = "mgmt:read:application"
@@ -64,7 +66,14 @@ _POPULATION_ADMIN = {
     P.POPULATION_UPDATE,
     P.POPULATION_DELETE,
 }
-_USER_ADMIN = {P.USER_CREATE, P.USER_READ, P.USER_UPDATE, P.USER_DELETE}
+_USER_ADMIN = {
+    P.USER_CREATE,
+    P.USER_READ,
+    P.USER_UPDATE,
+    P.USER_DELETE,
+    P.PASSWORD_SET,
+    P.PASSWORD_CHECK,
+}
 _GROUP_ADMIN = {
     P.GROUP_CREATE,
     P.GROUP_READ,

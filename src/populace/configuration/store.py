@@ -60,6 +60,18 @@ _DEFAULT_THEME = Prepared(
 )
 
 
+async def policy_in_force(conn: Connection, environment_id: str, policy_id: str | None) -> Any:
+    """The password policy a population names, else the environment's default one."""
+    if policy_id is not None:
+        policy = await get_policy(conn, environment_id, policy_id)
+        if policy is not None:
+            return policy
+    query = select(password_policies).where(
+        password_policies.c.environment_id == environment_id, password_policies.c.is_default
+    )
+    return (await conn.execute(query)).first()
+
+
 async def policy_exists(conn: Connection, environment_id: str, policy_id: str) -> bool:
     return await get_policy(conn, environment_id, policy_id) is not None
 

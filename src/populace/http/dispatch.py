@@ -70,7 +70,7 @@ async def _access(conn: Connection, claims: Claims, op: Operation, request: Requ
             params["envID"],
             partial=op.partial,
             check_environment=op.check_environment,
-            writes=not op.reads,
+            writes=not op.reads and not op.own_writes,
         )
     if "orgID" in params and params["orgID"] != actor.organization_id:
         raise forbidden()
@@ -105,7 +105,8 @@ def endpoint(op: Operation) -> Endpoint:
             assert op.handler is not None
             return await op.handler(call)
 
-        result = await svc.db.run(work, writes=not op.reads, costly=wanted is not None)
+        writes = not op.reads and not op.own_writes
+        result = await svc.db.run(work, writes=writes, costly=wanted is not None)
         return _respond(op, result)
 
     run.__name__ = op.operation_id

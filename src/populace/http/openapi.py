@@ -60,11 +60,11 @@ def _errors(op: Operation) -> dict[int, type]:
 
 def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
     structs: list[type] = []
-    shapes: dict[tuple[str, str], tuple[type | None, type | None]] = {}
+    shapes: dict[tuple[str, str, str | None], tuple[type | None, type | None]] = {}
     for router in routers:
         for op in router.operations:
             response = _page_struct(op) if op.listing is not None else op.response
-            shapes[(op.path, op.method)] = (op.body, response)
+            shapes[(op.path, op.method, op.media_type)] = (op.body, response)
             structs += [t for t in (op.body, response, *_errors(op).values()) if t is not None]
     structs = list(dict.fromkeys(structs))
     schemas, components = msgspec.json.schema_components(
@@ -74,7 +74,7 @@ def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
         for op in router.operations:
-            request, response = shapes[(op.path, op.method)]
+            request, response = shapes[(op.path, op.method, op.media_type)]
             entry: dict[str, Any] = {
                 "tags": [router.tag],
                 "summary": op.summary,
@@ -82,12 +82,12 @@ def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
                 "parameters": _parameters(op),
                 "responses": {},
             }
-            if request is not None:
-                media = "application/x-www-form-urlencoded" if op.form else "application/json"
-                entry["requestBody"] = {
-                    "required": True,
-                    "content": {media: {"schema": by_type[request]}},
-                }
+            media = op.media_type or (
+                "application/x-www-form-urlencoded" if op.form else "application/json"
+            )
+            if request is not None or op.media_type is not None:
+                schema = by_type[request] if request is not None else {}
+                entry["requestBody"] = {"required": True, "content": {media: {"schema": schema}}}
             ok: dict[str, Any] = {"description": "Success"}
             if response is not None:
                 ok["content"] = {"application/json": {"schema": by_type[response]}}
@@ -99,7 +99,17 @@ def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
                 }
             if op.authenticated:
                 entry["security"] = [{"bearer": []}]
-            paths.setdefault(op.path, {})[op.method.lower()] = entry
+            methods = paths.setdefault(op.path, {})
+            same = methods.get(op.method.lower())
+            if same is not None and op.media_type is not None:
+                # Operations told apart by Content-Type are one operation of the document,
+                # with one request body per media type.
+                same["requestBody"]["content"].update(entry["requestBody"]["content"])
+                same["summary"] += f"; {op.summary}"
+                for status, answer in entry["responses"].items():
+                    same["responses"].setdefault(status, answer)
+                continue
+            methods[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": "populace", "version": version},

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from populace.auth.roles import Permission
+from populace.errors import invalid_request
 
 if TYPE_CHECKING:
     from populace.http.dispatch import Call
@@ -61,6 +62,12 @@ class Operation:
     partial: bool = False
     no_store: bool = False  # the response carries a secret or a token
     form: bool = False  # the documented body is form-encoded
+    # The Content-Type that selects this operation among others on the same path and method
+    # (PingOne's password operations); None: the one operation there, taking JSON.
+    media_type: str | None = None
+    # The handler opens its own write transactions (it must commit a failure before
+    # answering it, or hash with no transaction open); the dispatcher gives it a reader.
+    own_writes: bool = False
     # The error statuses it answers, with their body's struct; None: the management API's.
     errors: Mapping[int, type] | None = None
 
@@ -135,9 +142,8 @@ class ApiRouter:
                     handler=handler,
                     body=body,
                     response=response,
-                    status=_STATUS.get(method, 200),
                     permission=permission,
-                    **options,
+                    **{"status": _STATUS.get(method, 200), **options},
                 )
             )
             return handler
@@ -198,14 +204,41 @@ def routes(routers: list[ApiRouter], prefix: str) -> list[BaseRoute]:
     method gets 405 with an ``Allow`` header that lists every method the path supports."""
     from populace.http.dispatch import endpoint
 
-    by_path: dict[str, dict[str, Endpoint]] = {}
+    by_path: dict[str, dict[str, dict[str | None, Endpoint]]] = {}
     for router in routers:
         if router.prefix != prefix:
             continue
         for op in router.operations:
             path = op.path.removeprefix(prefix)
-            by_path.setdefault(path, {})[op.method] = op.raw or endpoint(op)
-    return [_route(path, handlers) for path, handlers in by_path.items()]
+            by_media = by_path.setdefault(path, {}).setdefault(op.method, {})
+            by_media[op.media_type] = op.raw or endpoint(op)
+    return [
+        _route(path, {method: _by_media_type(each) for method, each in methods.items()})
+        for path, methods in by_path.items()
+    ]
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _by_media_type(endpoints: dict[str | None, Endpoint]) -> Endpoint:
+    """One endpoint, or one chosen by the request's Content-Type (415 for any other)."""
+    if list(endpoints) == [None]:
+        return endpoints[None]
+    chosen = {name.lower(): each for name, each in endpoints.items() if name is not None}
+    accepted = ", ".join(sorted(chosen))
+
+    async def by_media_type(request: Request) -> Response:
+        found = chosen.get(media_type(request))
+        if found is None:
+            raise invalid_request(
+                f"The request's Content-Type selects the operation; use one of: {accepted}.",
+                status=415,
+            )
+        return await found(request)
+
+    return by_media_type
 
 
 def _route(path: str, handlers: dict[str, Endpoint]) -> Route:

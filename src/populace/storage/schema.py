@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -323,6 +324,40 @@ group_nestings = Table(
     _group_fk("group_id"),
     _group_fk("parent_id"),
     Index(None, "environment_id", "parent_id", "group_id"),
+)
+
+
+def _user_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["environment_id", "user_id"], ["users.environment_id", "users.id"], ondelete="CASCADE"
+    )
+
+
+# A user's password: its hash (argon2id, or an imported hash until its first check), whether
+# it must change, and the failed checks that lock it (shared by every process).
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("environment_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("hash", Text, nullable=False),
+    Column("must_change", Boolean, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("failed_checks", Integer, nullable=False, server_default="0"),
+    Column("locked_until", BigInteger),
+    _user_fk(),
+)
+
+# Hashes of a user's earlier passwords, for the policy's ``history`` rule.
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("environment_id", ID, primary_key=True),
+    Column("user_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("hash", Text, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    _user_fk(),
 )
 
 # Fixed one-second windows of requests per client, for the rate limit when no Redis is given.

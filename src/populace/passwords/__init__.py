@@ -1,0 +1,1 @@
+"""Passwords: hashes, policies, and the password operations of a user."""

@@ -1,0 +1,82 @@
+"""HTTP: ``.../users/{userID}/password``, one path whose operation the Content-Type picks."""
+
+from __future__ import annotations
+
+from populace.auth.roles import Permission as P
+from populace.http.dispatch import Call
+from populace.http.router import ApiRouter
+from populace.passwords import rules
+from populace.passwords.wire import (
+    CHECK,
+    FORCE_CHANGE,
+    RESET,
+    SET,
+    UNLOCK,
+    PasswordCheck,
+    PasswordReset,
+    PasswordSet,
+    PasswordState,
+    password_state_json,
+)
+
+router = ApiRouter("Passwords")
+
+PASSWORD = "/environments/{envID}/users/{userID}/password"
+
+
+@router.get(PASSWORD, P.USER_READ, partial=True)
+async def read_password_state(call: Call[None]) -> PasswordState:
+    """Read a user's password state."""
+    state = await rules.read_state(call.conn, call.access, call.param("userID"))
+    return password_state_json(call.urls, state)
+
+
+@router.put(PASSWORD, P.PASSWORD_SET, partial=True, media_type=SET, own_writes=True)
+async def set_password(call: Call[PasswordSet]) -> PasswordState:
+    """Set a user's password (an administrator's)."""
+    body, services = call.body, call.services
+    state = await rules.set_password(
+        services.db, call.conn, call.access, services.hasher, call.param("userID"), body.value,
+        force_change=body.force_change, bypass_policy=body.bypass_policy,
+    )  # fmt: skip
+    return password_state_json(call.urls, state)
+
+
+@router.put(PASSWORD, P.PASSWORD_SET, partial=True, media_type=RESET, own_writes=True)
+async def reset_password(call: Call[PasswordReset]) -> PasswordState:
+    """Change a user's password (with the current one), or reset it (without)."""
+    body, services = call.body, call.services
+    state = await rules.change_password(
+        services.db, call.conn, call.access, services.hasher, call.param("userID"),
+        body.new_password, body.current_password,
+    )  # fmt: skip
+    return password_state_json(call.urls, state)
+
+
+@router.post(
+    PASSWORD, P.PASSWORD_CHECK, partial=True, media_type=CHECK, own_writes=True, status=200
+)
+async def check_password(call: Call[PasswordCheck]) -> PasswordState:
+    """Check a user's password."""
+    services = call.services
+    state = await rules.check_password(
+        services.db, call.conn, call.access, services.hasher, call.param("userID"),
+        call.body.password,
+    )  # fmt: skip
+    return password_state_json(call.urls, state)
+
+
+@router.post(PASSWORD, P.PASSWORD_SET, partial=True, media_type=UNLOCK, own_writes=True, status=200)
+async def unlock_password(call: Call[None]) -> PasswordState:
+    """Unlock a user's password locked by failed checks."""
+    state = await rules.unlock(call.services.db, call.access, call.param("userID"))
+    return password_state_json(call.urls, state)
+
+
+@router.post(
+    PASSWORD, P.PASSWORD_SET, partial=True, media_type=FORCE_CHANGE, own_writes=True, status=200
+)
+async def force_password_change(call: Call[None]) -> PasswordState:
+    """Make a user change the password at the next sign-on."""
+    state = await rules.force_change(call.services.db, call.access, call.param("userID"))
+    return password_state_json(call.urls, state)

@@ -1,0 +1,134 @@
+"""Password hashes. Every password populace sets is hashed with argon2id; a hash imported in
+another format is verified once with its own algorithm and replaced by argon2id on the first
+successful check. Plaintext never leaves this module's callers' stack frames: it is not
+stored, returned or logged.
+
+Stored forms: argon2id's own PHC string (``$argon2id$...``); an imported hash keeps PingOne's
+spelling, ``{SCHEME}encoded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import bcrypt
+from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# The most characters a password may have, checked before any hashing: hashing cost grows
+# with the input, and no policy allows more than 255.
+MAX_PASSWORD_LENGTH = 1024
+
+# argon2id parameters by cost setting: "standard" is argon2-cffi's default (RFC 9106's low-memory
+# profile: 3 passes over 64 MiB); "cheap" is for test suites that set thousands of passwords.
+# (time cost, memory in KiB, parallelism)
+COSTS = {
+    "standard": (DEFAULT_TIME_COST, DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM),
+    "cheap": (1, 1024, 1),
+}
+
+# Salted SHA digests, LDAP ``userPassword`` style: Base64 of digest followed by the salt.
+_SALTED_SHA = {"SSHA": "sha1", "SSHA256": "sha256", "SSHA384": "sha384", "SSHA512": "sha512"}
+# The imported formats populace verifies, by PingOne's prefix.
+IMPORTED_SCHEMES = (*_SALTED_SHA, "BCRYPT", "ARGON2")
+
+
+class UnsupportedHash(ValueError):
+    """An imported hash in a format populace cannot verify."""
+
+
+def scheme_of(encoded: str) -> str | None:
+    """The ``{SCHEME}`` prefix of a pre-encoded password, upper-cased; None for plaintext."""
+    if not encoded.startswith("{") or "}" not in encoded:
+        return None
+    return encoded[1 : encoded.index("}")].upper()
+
+
+def check_imported(encoded: str) -> str:
+    """A pre-encoded password as it will be stored; UnsupportedHash when it cannot be verified
+    later (unknown scheme, or a value that does not decode)."""
+    scheme = scheme_of(encoded)
+    value = encoded[encoded.index("}") + 1 :] if scheme else ""
+    if scheme in _SALTED_SHA:
+        digest_size = hashlib.new(_SALTED_SHA[scheme]).digest_size
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise UnsupportedHash(f"the {{{scheme}}} value is not Base64") from None
+        if len(raw) <= digest_size:
+            raise UnsupportedHash(f"the {{{scheme}}} value holds no salt")
+    elif scheme == "BCRYPT":
+        if not value.startswith(("$2a$", "$2b$", "$2y$")) or len(value) != 60:
+            raise UnsupportedHash("the {BCRYPT} value is not a bcrypt string ($2b$...)")
+    elif scheme == "ARGON2":
+        if not value.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
+            raise UnsupportedHash("the {ARGON2} value is not an argon2 PHC string")
+    else:
+        supported = ", ".join(f"{{{s}}}" for s in IMPORTED_SCHEMES)
+        raise UnsupportedHash(f"populace verifies these encodings only: {supported}")
+    return f"{{{scheme}}}{value}"
+
+
+def _salted_sha_matches(algorithm: str, value: str, password: bytes) -> bool:
+    raw = base64.b64decode(value)
+    size = hashlib.new(algorithm).digest_size
+    digest, salt = raw[:size], raw[size:]
+    return hmac.compare_digest(hashlib.new(algorithm, password + salt).digest(), digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    matches: bool
+    upgraded: str | None = None  # a new argon2id hash to store in place of the old one
+
+
+class Hasher:
+    """Hashes and checks passwords off the event loop (argon2id takes tens of milliseconds by
+    design). Checking an unknown user's password costs the same as a known one's."""
+
+    def __init__(self, cost: str = "standard") -> None:
+        if cost not in COSTS:
+            raise ValueError(f"the password hash cost must be one of {', '.join(COSTS)}")
+        time_cost, memory_cost, parallelism = COSTS[cost]
+        self._argon2 = PasswordHasher(time_cost, memory_cost, parallelism)
+        self._dummy = self._argon2.hash("populace: no such user")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._argon2.hash, password)
+
+    async def check(self, stored: str | None, password: str) -> Checked:
+        """Does ``password`` match ``stored`` (None: no password, checked against a dummy
+        hash so the answer takes as long)?"""
+        return await asyncio.to_thread(self._check, stored, password)
+
+    def _check(self, stored: str | None, password: str) -> Checked:
+        if stored is None:
+            self._argon2_matches(self._dummy, password)
+            return Checked(False)
+        scheme = scheme_of(stored)
+        if scheme is None:
+            matches = self._argon2_matches(stored, password)
+            rehash = matches and self._argon2.check_needs_rehash(stored)
+            return Checked(matches, self._argon2.hash(password) if rehash else None)
+        if not self._imported_matches(scheme, stored[len(scheme) + 2 :], password):
+            return Checked(False)
+        return Checked(True, self._argon2.hash(password))
+
+    def _argon2_matches(self, stored: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def _imported_matches(self, scheme: str, value: str, password: str) -> bool:
+        secret = password.encode()
+        if scheme in _SALTED_SHA:
+            return _salted_sha_matches(_SALTED_SHA[scheme], value, secret)
+        if scheme == "BCRYPT":
+            return bcrypt.checkpw(secret, value.encode())
+        return self._argon2_matches(value, password)  # {ARGON2}: argon2-cffi reads any variant

@@ -1,0 +1,273 @@
+"""Password rules, below HTTP: setting, changing, checking, locking and unlocking a user's
+password under the password policy in force (the user's population's, else the environment's
+default).
+
+Hashing takes tens of milliseconds by design, so these rules read through the caller's
+connection, hash with no transaction open, and write in short transactions of their own: a
+failed check is counted (and may lock the password) even though the request then fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from populace.auth.guard import Access
+from populace.configuration import store as configuration_store
+from populace.errors import ApiError, invalid_data
+from populace.passwords import hashing, policy, store
+from populace.passwords.hashing import Hasher, UnsupportedHash
+from populace.populations import store as population_store
+from populace.storage.database import Connection, Database
+from populace.users import rules as user_rules
+from populace.wire import now_ms
+
+DAY_MS = 86_400_000
+POLICY_MESSAGE = "User password did not satisfy password policy requirements"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordState:
+    """A user's password as PingOne reports it (``GET .../users/{id}/password``)."""
+
+    user: Any
+    stored: Any  # the user_passwords row, or None
+    policy: Any  # the password_policies row in force
+    now: int
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.policy.settings) if self.policy is not None else {}
+
+    @property
+    def seconds_until_unlock(self) -> int | None:
+        locked_until = None if self.stored is None else self.stored.locked_until
+        if locked_until is None or locked_until <= self.now:
+            return None
+        return -(-(locked_until - self.now) // 1000)
+
+    @property
+    def status(self) -> str:
+        if self.stored is None:
+            return "NO_PASSWORD"
+        if self.seconds_until_unlock is not None:
+            return "PASSWORD_LOCKED_OUT"
+        if self.stored.must_change:
+            return "MUST_CHANGE_PASSWORD"
+        max_age = self.settings.get("maxAgeDays")
+        if max_age is not None and self.stored.changed_at + max_age * DAY_MS <= self.now:
+            return "PASSWORD_EXPIRED"
+        return "OK"
+
+
+async def read_state(conn: Connection, access: Access, user_id: str) -> PasswordState:
+    user = await user_rules.read_user(conn, access, user_id)
+    return await _state(conn, access.environment, user)
+
+
+async def _state(conn: Connection, environment_id: str, user: Any) -> PasswordState:
+    population = await population_store.get(conn, environment_id, user.population_id)
+    policy_id = None if population is None else population.password_policy_id
+    return PasswordState(
+        user,
+        await store.get(conn, environment_id, user.id),
+        await configuration_store.policy_in_force(conn, environment_id, policy_id),
+        now_ms(),
+    )
+
+
+def _bounded(password: str, target: str) -> str:
+    if len(password) > hashing.MAX_PASSWORD_LENGTH or "\x00" in password:
+        raise invalid_data(
+            "INVALID_VALUE",
+            target,
+            f"'{target}' must be at most {hashing.MAX_PASSWORD_LENGTH} characters, without NUL.",
+        )
+    return password
+
+
+def _profile_values(user: Any) -> list[str]:
+    values = [user.username, user.email, user.name_given, user.name_family]
+    values += [part for part in user.email.split("@")[:1]]
+    return [value for value in values if value]
+
+
+async def _policy_failures(
+    state: PasswordState, hasher: Hasher, conn: Connection, password: str, current: str | None
+) -> dict[str, str]:
+    """What the policy in force finds wrong with ``password``, history included."""
+    settings = state.settings
+    failed = policy.unsatisfied(settings, password, _profile_values(state.user), current)
+    count = (settings.get("history") or {}).get("count")
+    if count and state.stored is not None:
+        earlier = [
+            state.stored.hash,
+            *await store.history(conn, state.user.environment_id, state.user.id, count - 1),
+        ]
+        for stored in earlier:
+            if (await hasher.check(stored, password)).matches:
+                failed["history"] = f"The password must differ from the last {count}."
+                break
+    return failed
+
+
+def _refused(target: str, failed: dict[str, str]) -> ApiError:
+    return invalid_data(
+        "INVALID_VALUE",
+        target,
+        POLICY_MESSAGE,
+        unsatisfiedRequirements=list(failed),
+        **failed,
+    )
+
+
+async def set_password(
+    db: Database,
+    conn: Connection,
+    access: Access,
+    hasher: Hasher,
+    user_id: str,
+    value: str,
+    *,
+    force_change: bool,
+    bypass_policy: bool = False,
+) -> PasswordState:
+    """An administrator sets a password: a cleartext one is checked against the policy
+    (unless ``bypass_policy``); a pre-encoded one (``{SSHA512}...``) is stored as it is,
+    after checking populace can verify it."""
+    state = await read_state(conn, access, user_id)
+    value = _bounded(value, "value")
+    if hashing.scheme_of(value) is not None:
+        try:
+            hashed = hashing.check_imported(value)
+        except UnsupportedHash as error:
+            raise invalid_data("INVALID_VALUE", "value", f"'value': {error}.") from None
+    else:
+        if not bypass_policy:
+            failed = await _policy_failures(state, hasher, conn, value, None)
+            if failed:
+                raise _refused("value", failed)
+        hashed = await hasher.hash(value)
+    return await _store(db, access, state.user, hashed, force_change)
+
+
+async def _store(
+    db: Database, access: Access, user: Any, hashed: str, must_change: bool
+) -> PasswordState:
+    async with db.write() as conn:
+        await user_rules.read_user(conn, access, user.id, for_update=True)  # gone meanwhile: 404
+        await store.put(conn, access.environment, user.id, hashed, must_change, now_ms())
+        return await _state(conn, access.environment, user)
+
+
+async def change_password(
+    db: Database,
+    conn: Connection,
+    access: Access,
+    hasher: Hasher,
+    user_id: str,
+    new_password: str,
+    current_password: str | None,
+) -> PasswordState:
+    """``password.reset+json``. With ``currentPassword``, the user's own change: the current
+    password must match (a mismatch counts toward the lockout), the new one meets the whole
+    policy and the password must be older than ``minAgeDays``. Without it, an administrator's
+    reset: not checked against the policy, and the user must change it at the next sign-on."""
+    state = await read_state(conn, access, user_id)
+    new_password = _bounded(new_password, "newPassword")
+    if current_password is None:
+        return await _store(db, access, state.user, await hasher.hash(new_password), True)
+    await _verify(
+        db, access, hasher, state, _bounded(current_password, "currentPassword"), "currentPassword"
+    )
+    min_age = state.settings.get("minAgeDays")
+    if min_age and state.stored.changed_at + min_age * DAY_MS > state.now:
+        raise invalid_data(
+            "INVALID_VALUE",
+            "newPassword",
+            f"The password was changed less than {min_age} day(s) ago and cannot change yet.",
+        )
+    failed = await _policy_failures(state, hasher, conn, new_password, current_password)
+    if failed:
+        raise _refused("newPassword", failed)
+    return await _store(db, access, state.user, await hasher.hash(new_password), False)
+
+
+async def _verify(
+    db: Database,
+    access: Access,
+    hasher: Hasher,
+    state: PasswordState,
+    password: str,
+    target: str,
+) -> None:
+    """The password must match: a locked or absent password, or a mismatch, is 400; a
+    mismatch is counted first (in its own transaction) and may lock the password."""
+    if state.stored is None:
+        raise invalid_data("INVALID_VALUE", target, "The user has no password.")
+    if state.seconds_until_unlock is not None:
+        raise _locked(state.seconds_until_unlock)
+    checked = await hasher.check(state.stored.hash, password)
+    environment_id, user_id = access.environment, state.user.id
+    async with db.write() as conn:
+        if checked.matches:
+            await store.update_state(
+                conn,
+                environment_id,
+                user_id,
+                failed_checks=0,
+                **({"hash": checked.upgraded} if checked.upgraded else {}),
+            )
+            return
+        row = await store.count_failure(conn, environment_id, user_id)
+        lockout = state.settings.get("lockout") or {}
+        limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
+        if row is not None and limit and row.failed_checks >= limit:
+            await store.update_state(
+                conn,
+                environment_id,
+                user_id,
+                failed_checks=0,
+                locked_until=now_ms() + duration * 1000,
+            )
+    raise invalid_data("INVALID_VALUE", target, "The password is not correct.")
+
+
+def _locked(seconds: int) -> ApiError:
+    return invalid_data(
+        "PASSWORD_LOCKED_OUT",
+        "password",
+        "The password is locked after too many failed attempts.",
+        secondsUntilUnlock=seconds,
+    )
+
+
+async def check_password(
+    db: Database, conn: Connection, access: Access, hasher: Hasher, user_id: str, password: str
+) -> PasswordState:
+    """``password.check+json``: 200 with the state when it matches, else 400."""
+    state = await read_state(conn, access, user_id)
+    await _verify(db, access, hasher, state, _bounded(password, "password"), "password")
+    return await _state(conn, access.environment, state.user)
+
+
+async def _change_state(db: Database, access: Access, user_id: str, **values: Any) -> PasswordState:
+    async with db.write() as conn:
+        user = await user_rules.read_user(conn, access, user_id)
+        if await store.update_state(conn, access.environment, user_id, **values) is None:
+            raise invalid_data("INVALID_VALUE", "password", "The user has no password.")
+        return await _state(conn, access.environment, user)
+
+
+def unlock(db: Database, access: Access, user_id: str) -> Awaitable[PasswordState]:
+    """``password.unlock+json``: the failures are forgotten and the lock lifted."""
+    return _change_state(db, access, user_id, failed_checks=0, locked_until=None)
+
+
+def force_change(db: Database, access: Access, user_id: str) -> Awaitable[PasswordState]:
+    """``password.forceChange``: the user must change the password at the next sign-on."""
+    return _change_state(db, access, user_id, must_change=True)
+
+
+Rule = Callable[..., Awaitable[PasswordState]]

@@ -1,0 +1,95 @@
+"""The ``user_passwords`` and ``password_history`` tables: every statement on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+
+from populace.storage.database import Connection
+from populace.storage.schema import password_history, user_passwords
+from populace.wire import new_id
+
+pw = user_passwords.c
+h = password_history.c
+
+
+def _of(environment_id: str, user_id: str) -> Any:
+    return (pw.environment_id == environment_id) & (pw.user_id == user_id)
+
+
+async def get(conn: Connection, environment_id: str, user_id: str) -> Row[Any] | None:
+    query = select(user_passwords).where(_of(environment_id, user_id))
+    return (await conn.execute(query)).first()
+
+
+async def put(
+    conn: Connection, environment_id: str, user_id: str, hashed: str, must_change: bool, at: int
+) -> Row[Any]:
+    """Set a user's password (failures and lock cleared); the earlier one joins its history."""
+    current = await get(conn, environment_id, user_id)
+    values = {
+        "hash": hashed,
+        "must_change": must_change,
+        "changed_at": at,
+        "failed_checks": 0,
+        "locked_until": None,
+    }
+    if current is None:
+        await conn.execute(
+            insert(user_passwords).values(environment_id=environment_id, user_id=user_id, **values)
+        )
+    else:
+        await conn.execute(
+            insert(password_history).values(
+                environment_id=environment_id,
+                user_id=user_id,
+                id=new_id(),
+                hash=current.hash,
+                changed_at=current.changed_at,
+            )
+        )
+        await conn.execute(
+            update(user_passwords).where(_of(environment_id, user_id)).values(values)
+        )
+    row = await get(conn, environment_id, user_id)
+    assert row is not None
+    return row
+
+
+async def update_state(
+    conn: Connection, environment_id: str, user_id: str, **values: Any
+) -> Row[Any] | None:
+    statement = (
+        update(user_passwords)
+        .where(_of(environment_id, user_id))
+        .values(values)
+        .returning(*user_passwords.c)
+    )
+    return (await conn.execute(statement)).first()
+
+
+async def count_failure(conn: Connection, environment_id: str, user_id: str) -> Row[Any] | None:
+    """One more failed check, counted atomically (processes share the count)."""
+    return await update_state(conn, environment_id, user_id, failed_checks=pw.failed_checks + 1)
+
+
+async def history(conn: Connection, environment_id: str, user_id: str, newest: int) -> list[str]:
+    """The hashes of the user's ``newest`` earlier passwords, newest first."""
+    query = (
+        select(h.hash)
+        .where(h.environment_id == environment_id, h.user_id == user_id)
+        .order_by(h.changed_at.desc())
+        .limit(newest)
+    )
+    return list((await conn.scalars(query)).all())
+
+
+async def forget_history_before(
+    conn: Connection, environment_id: str, user_id: str, before: int
+) -> None:
+    await conn.execute(
+        delete(password_history).where(
+            h.environment_id == environment_id, h.user_id == user_id, h.changed_at < before
+        )
+    )

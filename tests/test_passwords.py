@@ -1,0 +1,254 @@
+"""Passwords: the getting-started guide's Task 2 verbatim, and every operation PingOne picks by
+Content-Type on ``.../users/{userID}/password``, under the environment's password policy."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Any
+
+import bcrypt
+import httpx
+import pytest
+
+from populace.passwords.wire import CHECK, FORCE_CHANGE, RESET, SET, UNLOCK
+from tests.conftest import Deployment
+from tests.support import assert_error, bearer, fetch_token, unique
+
+GOOD = "2FederateM0re!"  # meets PingOne's Standard policy
+OTHER = "Sk1es-Are-Blue?"
+
+
+def password_path(environment_id: str, user_id: str) -> str:
+    return f"/v1/environments/{environment_id}/users/{user_id}/password"
+
+
+async def operate(
+    client: httpx.AsyncClient,
+    method: str,
+    environment_id: str,
+    user_id: str,
+    media_type: str,
+    body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    content = b"" if body is None else httpx.Request("POST", "/", json=body).content
+    return await client.request(
+        method,
+        password_path(environment_id, user_id),
+        content=content,
+        headers={"Content-Type": media_type},
+    )
+
+
+async def new_user(admin: httpx.AsyncClient, environment_id: str, **fields: Any) -> str:
+    username = unique("user")
+    response = await admin.post(
+        f"/v1/environments/{environment_id}/users",
+        json={"username": username, "email": f"{username}@example.com", **fields},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def state(admin: httpx.AsyncClient, environment_id: str, user_id: str) -> dict[str, Any]:
+    response = await admin.get(password_path(environment_id, user_id))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_task_2_of_the_getting_started_guide_verbatim(
+    client: httpx.AsyncClient, deployment: Deployment
+) -> None:
+    """Steps 1-6 of "Create a test environment", with the guide's requests as written."""
+    admin = deployment.admin
+    token = await fetch_token(client, admin.environment_id, admin.client_id, admin.client_secret)
+    headers = bearer(token)
+    licenses = await client.get(
+        f"/v1/organizations/{admin.organization_id}/licenses", headers=headers
+    )
+    assert licenses.status_code == 200, licenses.text
+    license_id = licenses.json()["_embedded"]["licenses"][0]["id"]
+    environment = await client.post(
+        "/v1/environments",
+        headers=headers,
+        json={
+            "name": unique("guide"),
+            "description": "New environment",
+            "type": "SANDBOX",
+            "region": "NA",
+            "license": {"id": license_id},
+        },
+    )
+    assert environment.status_code == 201, environment.text
+    env_id = environment.json()["id"]
+    try:
+        population = await client.post(
+            f"/v1/environments/{env_id}/populations",
+            headers=headers,
+            json={"name": "Sample Population", "description": "Sample users"},
+        )
+        assert population.status_code == 201, population.text
+        user = await client.post(
+            f"/v1/environments/{env_id}/users",
+            headers=headers,
+            json={
+                "email": "lindajones@example.com",
+                "name": {"given": "Linda", "family": "Jones"},
+                "population": {"id": population.json()["id"]},
+                "username": "lindajones",
+            },
+        )
+        assert user.status_code == 201, user.text
+        user_id = user.json()["id"]
+        client.headers.update(headers)
+        assert (await state(client, env_id, user_id))["status"] == "NO_PASSWORD"
+        response = await client.put(
+            password_path(env_id, user_id),
+            headers={**headers, "Content-Type": SET},
+            content=b'{"value": "2FederateM0re!", "forceChange": false}',
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "OK"
+        assert body["user"] == {"id": user_id}
+        assert "value" not in body and GOOD not in response.text
+    finally:
+        await client.delete(f"/v1/environments/{env_id}", headers=headers)
+
+
+async def test_set_force_change_and_check(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    response = await operate(
+        admin, "PUT", env_id, user_id, SET, {"value": GOOD, "forceChange": True}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "MUST_CHANGE_PASSWORD"
+    checked = await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
+    assert checked.status_code == 200, checked.text
+    wrong = await operate(admin, "POST", env_id, user_id, CHECK, {"password": OTHER})
+    assert_error(wrong, 400, "INVALID_DATA", "INVALID_VALUE", "password")
+    forced = await operate(admin, "POST", env_id, user_id, FORCE_CHANGE)
+    assert forced.json()["status"] == "MUST_CHANGE_PASSWORD"
+
+
+async def test_policy_violations_name_every_unsatisfied_requirement(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    response = await operate(admin, "PUT", env_id, user_id, SET, {"value": "password"})
+    body = assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "value")
+    inner = body["details"][0]["innerError"]
+    assert set(inner["unsatisfiedRequirements"]) >= {"minCharacters", "excludesCommonlyUsed"}
+    assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
+    bypassed = await operate(
+        admin, "PUT", env_id, user_id, SET, {"value": "password", "bypassPolicy": True}
+    )
+    assert bypassed.status_code == 200, bypassed.text
+
+
+async def test_lockout_after_failed_checks_and_unlock(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """The Standard policy locks after 5 failures; the lock holds even for the right
+    password, and an unlock lifts it."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    assert (await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})).status_code == 200
+    for _ in range(5):
+        wrong = await operate(admin, "POST", env_id, user_id, CHECK, {"password": OTHER})
+        assert wrong.status_code == 400, wrong.text
+    locked = await state(admin, env_id, user_id)
+    assert locked["status"] == "PASSWORD_LOCKED_OUT"
+    assert 0 < locked["secondsUntilUnlock"] <= 900
+    right = await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
+    assert_error(right, 400, "INVALID_DATA", "PASSWORD_LOCKED_OUT", "password")
+    unlocked = await operate(admin, "POST", env_id, user_id, UNLOCK)
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json()["status"] == "OK"
+    assert (
+        await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
+    ).status_code == 200
+
+
+async def test_self_change_needs_the_current_password_and_a_new_one(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD, "bypassPolicy": True})
+    wrong = await operate(
+        admin, "PUT", env_id, user_id, RESET, {"currentPassword": OTHER, "newPassword": OTHER}
+    )
+    assert_error(wrong, 400, "INVALID_DATA", "INVALID_VALUE", "currentPassword")
+    # An administrator's reset (no current password): the user must change it.
+    reset = await operate(admin, "PUT", env_id, user_id, RESET, {"newPassword": OTHER})
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["status"] == "MUST_CHANGE_PASSWORD"
+
+
+@pytest.mark.parametrize("scheme", ["SSHA", "SSHA256", "SSHA512", "BCRYPT"])
+async def test_imported_hashes_check_and_become_argon2id(
+    admin: httpx.AsyncClient, environment: dict[str, Any], deployment: Deployment, scheme: str
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    if scheme == "BCRYPT":
+        encoded = "{BCRYPT}" + bcrypt.hashpw(b"old secret", bcrypt.gensalt(4)).decode()
+    else:
+        algorithm = {"SSHA": "sha1", "SSHA256": "sha256", "SSHA512": "sha512"}[scheme]
+        salt = os.urandom(8)
+        digest = hashlib.new(algorithm, b"old secret" + salt).digest()
+        encoded = f"{{{scheme}}}" + base64.b64encode(digest + salt).decode()
+    response = await operate(admin, "PUT", env_id, user_id, SET, {"value": encoded})
+    assert response.status_code == 200, response.text
+    assert (
+        await operate(admin, "POST", env_id, user_id, CHECK, {"password": "nope"})
+    ).status_code == 400
+    assert (
+        await operate(admin, "POST", env_id, user_id, CHECK, {"password": "old secret"})
+    ).status_code == 200
+    async with deployment.services.db.read() as conn:
+        from populace.passwords import store
+
+        row = await store.get(conn, env_id, user_id)
+    assert row is not None and row.hash.startswith("$argon2id$")
+
+
+async def test_unknown_hash_formats_are_refused(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    for value in ("{MD5}X03MO1qnZdYdgyfeuILPmQ==", "{SSHA}not base64!", "{BCRYPT}$1$short"):
+        response = await operate(admin, "PUT", env_id, user_id, SET, {"value": value})
+        assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "value")
+    assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
+
+
+async def test_media_type_picks_the_operation(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    for media in ("application/json", "", "application/vnd.pingidentity.password.nope+json"):
+        response = await operate(admin, "PUT", env_id, user_id, media, {"value": GOOD})
+        assert_error(response, 415, "INVALID_REQUEST")
+    assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
+
+
+async def test_huge_and_nul_passwords_are_refused_before_hashing(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    for value, target in (("A1!a" * 300, "value"), ("Abc1!\x00defg", None)):
+        response = await operate(
+            admin, "PUT", env_id, user_id, SET, {"value": value, "bypassPolicy": True}
+        )
+        assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", target)
+    assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
