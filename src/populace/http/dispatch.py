@@ -10,7 +10,7 @@ exceptions all the way up; the application's handlers render them (``errors.py``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -87,6 +87,28 @@ def _respond(op: Operation, result: Any) -> Response:
     return json_response(result, op.status, headers)
 
 
+class _NoConnection:
+    """The connection of a handler that opens its own (``own_writes``): it has none."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("an own_writes handler opens its own reads and writes")
+
+
+async def _own_writes(
+    op: Operation, request: Request, svc: Services, claims: Claims, body: Any
+) -> Any:
+    """The guard in a short read; then the handler, holding no connection (it hashes, then
+    writes in transactions of its own)."""
+
+    async def guard(conn: Connection) -> Access:
+        return await _access(conn, claims, op, request)
+
+    access = await svc.db.run(guard, writes=False, costly=False)
+    assert op.handler is not None
+    conn = cast(Connection, _NoConnection())
+    return await op.handler(Call(request, svc, conn, access, body, urls(request)))
+
+
 def endpoint(op: Operation) -> Endpoint:
     """The Starlette endpoint of one declared operation."""
     assert op.authenticated, "an endpoint without a token is declared raw"
@@ -105,8 +127,10 @@ def endpoint(op: Operation) -> Endpoint:
             assert op.handler is not None
             return await op.handler(call)
 
-        writes = not op.reads and not op.own_writes
-        result = await svc.db.run(work, writes=writes, costly=wanted is not None)
+        if op.own_writes:
+            result = await _own_writes(op, request, svc, claims, body)
+        else:
+            result = await svc.db.run(work, writes=not op.reads, costly=wanted is not None)
         return _respond(op, result)
 
     run.__name__ = op.operation_id

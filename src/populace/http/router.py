@@ -219,15 +219,21 @@ def routes(routers: list[ApiRouter], prefix: str) -> list[BaseRoute]:
 
 
 def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return _plain(request.headers.get("content-type", "").split(";", 1)[0])
+
+
+def _plain(media: str) -> str:
+    """A media type as operations are told apart: PingOne's pages spell some with and some
+    without ``+json`` (``password.unlock``), so the suffix does not count."""
+    return media.strip().lower().removesuffix("+json")
 
 
 def _by_media_type(endpoints: dict[str | None, Endpoint]) -> Endpoint:
     """One endpoint, or one chosen by the request's Content-Type (415 for any other)."""
     if list(endpoints) == [None]:
         return endpoints[None]
-    chosen = {name.lower(): each for name, each in endpoints.items() if name is not None}
-    accepted = ", ".join(sorted(chosen))
+    chosen = {_plain(name): each for name, each in endpoints.items() if name is not None}
+    accepted = ", ".join(sorted(name for name in endpoints if name is not None))
 
     async def by_media_type(request: Request) -> Response:
         found = chosen.get(media_type(request))

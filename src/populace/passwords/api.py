@@ -36,7 +36,7 @@ async def set_password(call: Call[PasswordSet]) -> PasswordState:
     """Set a user's password (an administrator's)."""
     body, services = call.body, call.services
     state = await rules.set_password(
-        services.db, call.conn, call.access, services.hasher, call.param("userID"), body.value,
+        services.db, call.access, services.hasher, call.param("userID"), body.value,
         force_change=body.force_change, bypass_policy=body.bypass_policy,
     )  # fmt: skip
     return password_state_json(call.urls, state)
@@ -47,7 +47,7 @@ async def reset_password(call: Call[PasswordReset]) -> PasswordState:
     """Change a user's password (with the current one), or reset it (without)."""
     body, services = call.body, call.services
     state = await rules.change_password(
-        services.db, call.conn, call.access, services.hasher, call.param("userID"),
+        services.db, call.access, services.hasher, call.param("userID"),
         body.new_password, body.current_password,
     )  # fmt: skip
     return password_state_json(call.urls, state)
@@ -60,7 +60,7 @@ async def check_password(call: Call[PasswordCheck]) -> PasswordState:
     """Check a user's password."""
     services = call.services
     state = await rules.check_password(
-        services.db, call.conn, call.access, services.hasher, call.param("userID"),
+        services.db, call.access, services.hasher, call.param("userID"),
         call.body.password,
     )  # fmt: skip
     return password_state_json(call.urls, state)

@@ -14,10 +14,18 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import bcrypt
-from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher
+from argon2 import (
+    DEFAULT_MEMORY_COST,
+    DEFAULT_PARALLELISM,
+    DEFAULT_TIME_COST,
+    PasswordHasher,
+    extract_parameters,
+)
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # The most characters a password may have, checked before any hashing: hashing cost grows
@@ -36,6 +44,16 @@ COSTS = {
 _SALTED_SHA = {"SSHA": "sha1", "SSHA256": "sha256", "SSHA384": "sha384", "SSHA512": "sha512"}
 # The imported formats populace verifies, by PingOne's prefix.
 IMPORTED_SCHEMES = (*_SALTED_SHA, "BCRYPT", "ARGON2")
+
+
+# Imported hashes carry their own cost: bounded, so one value cannot make every check of it
+# take hours (bcrypt's cost is a power of two; argon2's memory is in KiB).
+_BCRYPT = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
+MIN_BCRYPT_COST, MAX_BCRYPT_COST = 4, 14
+MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_TIME, MAX_ARGON2_PARALLELISM = 65536, 10, 4
+# bcrypt reads at most 72 bytes of a password: a longer one never matches (rather than
+# matching every password that shares its first 72 bytes).
+BCRYPT_MAX_BYTES = 72
 
 
 class UnsupportedHash(ValueError):
@@ -63,11 +81,26 @@ def check_imported(encoded: str) -> str:
         if len(raw) <= digest_size:
             raise UnsupportedHash(f"the {{{scheme}}} value holds no salt")
     elif scheme == "BCRYPT":
-        if not value.startswith(("$2a$", "$2b$", "$2y$")) or len(value) != 60:
-            raise UnsupportedHash("the {BCRYPT} value is not a bcrypt string ($2b$...)")
+        match = _BCRYPT.fullmatch(value)
+        if match is None or not MIN_BCRYPT_COST <= int(match["cost"]) <= MAX_BCRYPT_COST:
+            raise UnsupportedHash(
+                "the {BCRYPT} value must be a bcrypt string ($2b$NN$ and 53 characters of "
+                f"bcrypt's Base64) of cost {MIN_BCRYPT_COST} to {MAX_BCRYPT_COST}"
+            )
     elif scheme == "ARGON2":
-        if not value.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
-            raise UnsupportedHash("the {ARGON2} value is not an argon2 PHC string")
+        try:
+            parameters = extract_parameters(value)
+        except InvalidHashError:
+            raise UnsupportedHash("the {ARGON2} value is not an argon2 PHC string") from None
+        if (
+            parameters.memory_cost > MAX_ARGON2_MEMORY_KIB
+            or parameters.time_cost > MAX_ARGON2_TIME
+            or parameters.parallelism > MAX_ARGON2_PARALLELISM
+        ):
+            raise UnsupportedHash(
+                f"the {{ARGON2}} value may ask at most {MAX_ARGON2_MEMORY_KIB} KiB, "
+                f"{MAX_ARGON2_TIME} passes and {MAX_ARGON2_PARALLELISM} lanes"
+            )
     else:
         supported = ", ".join(f"{{{s}}}" for s in IMPORTED_SCHEMES)
         raise UnsupportedHash(f"populace verifies these encodings only: {supported}")
@@ -87,11 +120,18 @@ class Checked:
     upgraded: str | None = None  # a new argon2id hash to store in place of the old one
 
 
+# Threads that hash: argon2id takes tens of milliseconds and 64 MiB by design, so a burst of
+# password operations waits its turn here instead of taking every thread (and memory) the
+# process has.
+HASH_THREADS = 4
+
+
 class Hasher:
-    """Hashes and checks passwords off the event loop (argon2id takes tens of milliseconds by
-    design). Checking an unknown user's password costs the same as a known one's."""
+    """Hashes and checks passwords off the event loop, on threads of its own. Checking a
+    password of a user who has none costs the same as checking a real one."""
 
     def __init__(self, cost: str = "standard") -> None:
+        self._pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="populace-hash")
         if cost not in COSTS:
             raise ValueError(f"the password hash cost must be one of {', '.join(COSTS)}")
         time_cost, memory_cost, parallelism = COSTS[cost]
@@ -99,12 +139,16 @@ class Hasher:
         self._dummy = self._argon2.hash("populace: no such user")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._argon2.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._argon2.hash, password
+        )
 
     async def check(self, stored: str | None, password: str) -> Checked:
         """Does ``password`` match ``stored`` (None: no password, checked against a dummy
         hash so the answer takes as long)?"""
-        return await asyncio.to_thread(self._check, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._check, stored, password
+        )
 
     def _check(self, stored: str | None, password: str) -> Checked:
         if stored is None:
@@ -130,5 +174,10 @@ class Hasher:
         if scheme in _SALTED_SHA:
             return _salted_sha_matches(_SALTED_SHA[scheme], value, secret)
         if scheme == "BCRYPT":
-            return bcrypt.checkpw(secret, value.encode())
+            if len(secret) > BCRYPT_MAX_BYTES:
+                return False
+            try:
+                return bcrypt.checkpw(secret, value.encode())
+            except ValueError:  # a salt bcrypt will not read: no password matches it
+                return False
         return self._argon2_matches(value, password)  # {ARGON2}: argon2-cffi reads any variant

@@ -128,9 +128,19 @@ def unsatisfied(
         len(value) >= 3 and value.casefold() in folded for value in profile
     ):
         failed["excludesProfileData"] = "The password must not contain the user's profile data."
-    if settings.get("notSimilarToCurrent") and current is not None and _similar(current, password):
+    # Similarity costs length squared: measured only for a password of acceptable length.
+    if (
+        settings.get("notSimilarToCurrent")
+        and current is not None
+        and "length" not in failed
+        and len(password) <= MAX_SIMILARITY_LENGTH
+        and _similar(current, password)
+    ):
         failed["notSimilarToCurrent"] = "The password must not be similar to the current one."
     return failed
+
+
+MAX_SIMILARITY_LENGTH = 256
 
 
 def _similar(current: str, candidate: str) -> bool:

@@ -2,9 +2,9 @@
 password under the password policy in force (the user's population's, else the environment's
 default).
 
-Hashing takes tens of milliseconds by design, so these rules read through the caller's
-connection, hash with no transaction open, and write in short transactions of their own: a
-failed check is counted (and may lock the password) even though the request then fails.
+Hashing takes tens of milliseconds by design, so the rules that hash read in a short read,
+hash with no connection held, and write in short transactions of their own: an attempt is
+counted (and may lock the password) even though the request then fails.
 """
 
 from __future__ import annotations
@@ -93,20 +93,31 @@ def _profile_values(user: Any) -> list[str]:
     return [value for value in values if value]
 
 
+async def _load(db: Database, access: Access, user_id: str) -> tuple[PasswordState, list[str]]:
+    """The password state and the hashes the history rule compares with, read in a short
+    read that ends before any hashing (a connection is not held while threads hash)."""
+    async with db.read() as conn:
+        state = await read_state(conn, access, user_id)
+        count = (state.settings.get("history") or {}).get("count") or 0
+        earlier = []
+        if count and state.stored is not None:
+            previous = await store.history(conn, access.environment, user_id, count - 1)
+            earlier = [state.stored.hash, *previous]
+    return state, earlier
+
+
 async def _policy_failures(
-    state: PasswordState, hasher: Hasher, conn: Connection, password: str, current: str | None
+    state: PasswordState, hasher: Hasher, earlier: list[str], password: str, current: str | None
 ) -> dict[str, str]:
     """What the policy in force finds wrong with ``password``, history included."""
     settings = state.settings
     failed = policy.unsatisfied(settings, password, _profile_values(state.user), current)
-    count = (settings.get("history") or {}).get("count")
-    if count and state.stored is not None:
-        earlier = [
-            state.stored.hash,
-            *await store.history(conn, state.user.environment_id, state.user.id, count - 1),
-        ]
+    # History last, and only for a password that meets every other rule: otherwise the
+    # answer would tell, uncounted, whether a weak guess is the current password.
+    if not failed:
         for stored in earlier:
             if (await hasher.check(stored, password)).matches:
+                count = len(earlier)
                 failed["history"] = f"The password must differ from the last {count}."
                 break
     return failed
@@ -124,7 +135,6 @@ def _refused(target: str, failed: dict[str, str]) -> ApiError:
 
 async def set_password(
     db: Database,
-    conn: Connection,
     access: Access,
     hasher: Hasher,
     user_id: str,
@@ -136,8 +146,8 @@ async def set_password(
     """An administrator sets a password: a cleartext one is checked against the policy
     (unless ``bypass_policy``); a pre-encoded one (``{SSHA512}...``) is stored as it is,
     after checking populace can verify it."""
-    state = await read_state(conn, access, user_id)
     value = _bounded(value, "value")
+    state, earlier = await _load(db, access, user_id)
     if hashing.scheme_of(value) is not None:
         try:
             hashed = hashing.check_imported(value)
@@ -145,7 +155,7 @@ async def set_password(
             raise invalid_data("INVALID_VALUE", "value", f"'value': {error}.") from None
     else:
         if not bypass_policy:
-            failed = await _policy_failures(state, hasher, conn, value, None)
+            failed = await _policy_failures(state, hasher, earlier, value, None)
             if failed:
                 raise _refused("value", failed)
         hashed = await hasher.hash(value)
@@ -163,7 +173,6 @@ async def _store(
 
 async def change_password(
     db: Database,
-    conn: Connection,
     access: Access,
     hasher: Hasher,
     user_id: str,
@@ -174,8 +183,8 @@ async def change_password(
     password must match (a mismatch counts toward the lockout), the new one meets the whole
     policy and the password must be older than ``minAgeDays``. Without it, an administrator's
     reset: not checked against the policy, and the user must change it at the next sign-on."""
-    state = await read_state(conn, access, user_id)
     new_password = _bounded(new_password, "newPassword")
+    state, earlier = await _load(db, access, user_id)
     if current_password is None:
         return await _store(db, access, state.user, await hasher.hash(new_password), True)
     await _verify(
@@ -188,7 +197,7 @@ async def change_password(
             "newPassword",
             f"The password was changed less than {min_age} day(s) ago and cannot change yet.",
         )
-    failed = await _policy_failures(state, hasher, conn, new_password, current_password)
+    failed = await _policy_failures(state, hasher, earlier, new_password, current_password)
     if failed:
         raise _refused("newPassword", failed)
     return await _store(db, access, state.user, await hasher.hash(new_password), False)
@@ -202,36 +211,47 @@ async def _verify(
     password: str,
     target: str,
 ) -> None:
-    """The password must match: a locked or absent password, or a mismatch, is 400; a
-    mismatch is counted first (in its own transaction) and may lock the password."""
-    if state.stored is None:
-        raise invalid_data("INVALID_VALUE", target, "The user has no password.")
-    if state.seconds_until_unlock is not None:
-        raise _locked(state.seconds_until_unlock)
-    checked = await hasher.check(state.stored.hash, password)
+    """The password must match; otherwise 400. Each attempt is counted before the hash is
+    checked, atomically (every process and every parallel request shares the count), so no
+    more attempts than the lockout allows are ever checked; the attempt past the limit locks
+    the password. A match clears the count, unless the password got locked meanwhile."""
     environment_id, user_id = access.environment, state.user.id
+    if state.stored is None:
+        await hasher.check(None, password)  # as long as a real check
+        raise invalid_data("INVALID_VALUE", target, "The user has no password.")
+    lockout = state.settings.get("lockout") or {}
+    limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
+    async with db.write() as conn:
+        attempt = await store.count_attempt(conn, environment_id, user_id, now_ms())
+        if attempt is None:  # locked (or the password went away meanwhile)
+            raise _locked(await _seconds_locked(conn, environment_id, user_id))
+        if limit and attempt.failed_checks > limit:
+            locked_until = now_ms() + duration * 1000
+            await store.update_state(
+                conn, environment_id, user_id, failed_checks=0, locked_until=locked_until
+            )
+    if limit and attempt.failed_checks > limit:
+        raise _locked(duration)
+    checked = await hasher.check(attempt.hash, password)
     async with db.write() as conn:
         if checked.matches:
-            await store.update_state(
-                conn,
-                environment_id,
-                user_id,
-                failed_checks=0,
-                **({"hash": checked.upgraded} if checked.upgraded else {}),
-            )
+            if not await store.clear_attempts(
+                conn, environment_id, user_id, now_ms(), attempt.hash, checked.upgraded
+            ):
+                raise _locked(await _seconds_locked(conn, environment_id, user_id))
             return
-        row = await store.count_failure(conn, environment_id, user_id)
-        lockout = state.settings.get("lockout") or {}
-        limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
-        if row is not None and limit and row.failed_checks >= limit:
+        if limit and attempt.failed_checks == limit:
+            locked_until = now_ms() + duration * 1000
             await store.update_state(
-                conn,
-                environment_id,
-                user_id,
-                failed_checks=0,
-                locked_until=now_ms() + duration * 1000,
+                conn, environment_id, user_id, failed_checks=0, locked_until=locked_until
             )
     raise invalid_data("INVALID_VALUE", target, "The password is not correct.")
+
+
+async def _seconds_locked(conn: Connection, environment_id: str, user_id: str) -> int:
+    row = await store.get(conn, environment_id, user_id)
+    locked_until = None if row is None else row.locked_until
+    return max(1, -(-((locked_until or 0) - now_ms()) // 1000))
 
 
 def _locked(seconds: int) -> ApiError:
@@ -244,12 +264,14 @@ def _locked(seconds: int) -> ApiError:
 
 
 async def check_password(
-    db: Database, conn: Connection, access: Access, hasher: Hasher, user_id: str, password: str
+    db: Database, access: Access, hasher: Hasher, user_id: str, password: str
 ) -> PasswordState:
     """``password.check+json``: 200 with the state when it matches, else 400."""
-    state = await read_state(conn, access, user_id)
-    await _verify(db, access, hasher, state, _bounded(password, "password"), "password")
-    return await _state(conn, access.environment, state.user)
+    password = _bounded(password, "password")
+    state, _ = await _load(db, access, user_id)
+    await _verify(db, access, hasher, state, password, "password")
+    async with db.read() as conn:
+        return await _state(conn, access.environment, state.user)
 
 
 async def _change_state(db: Database, access: Access, user_id: str, **values: Any) -> PasswordState:

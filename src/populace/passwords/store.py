@@ -69,9 +69,41 @@ async def update_state(
     return (await conn.execute(statement)).first()
 
 
-async def count_failure(conn: Connection, environment_id: str, user_id: str) -> Row[Any] | None:
-    """One more failed check, counted atomically (processes share the count)."""
-    return await update_state(conn, environment_id, user_id, failed_checks=pw.failed_checks + 1)
+def _unlocked(now: int) -> Any:
+    return pw.locked_until.is_(None) | (pw.locked_until <= now)
+
+
+async def count_attempt(
+    conn: Connection, environment_id: str, user_id: str, now: int
+) -> Row[Any] | None:
+    """One more attempt at the password, counted in one statement (every process and
+    request shares the count); None when the password is locked (or gone)."""
+    statement = (
+        update(user_passwords)
+        .where(_of(environment_id, user_id), _unlocked(now))
+        .values(failed_checks=pw.failed_checks + 1, locked_until=None)
+        .returning(*user_passwords.c)
+    )
+    return (await conn.execute(statement)).first()
+
+
+async def clear_attempts(
+    conn: Connection,
+    environment_id: str,
+    user_id: str,
+    now: int,
+    checked_hash: str,
+    upgraded: str | None,
+) -> bool:
+    """A match: the attempts are forgotten, and an upgraded hash replaces the one checked,
+    unless the password was locked or changed meanwhile (False when locked)."""
+    await conn.execute(
+        update(user_passwords)
+        .where(_of(environment_id, user_id), _unlocked(now), pw.hash == checked_hash)
+        .values(failed_checks=0, **({"hash": upgraded} if upgraded else {}))
+    )
+    row = await get(conn, environment_id, user_id)
+    return row is not None and (row.locked_until is None or row.locked_until <= now)
 
 
 async def history(conn: Connection, environment_id: str, user_id: str, newest: int) -> list[str]:
