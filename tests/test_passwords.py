@@ -3,6 +3,7 @@ Content-Type on ``.../users/{userID}/password``, under the environment's passwor
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -252,3 +253,59 @@ async def test_huge_and_nul_passwords_are_refused_before_hashing(
         )
         assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", target)
     assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
+
+
+async def test_parallel_guesses_cannot_outrun_the_lockout(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """Twenty wrong guesses at once, the right one among them: every attempt is counted before
+    its hash is checked, so at most five are checked, and the password ends locked."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    guesses = [f"Wrong-{i}-Guess!" for i in range(19)] + [GOOD]
+    answers = await asyncio.gather(
+        *(operate(admin, "POST", env_id, user_id, CHECK, {"password": g}) for g in guesses)
+    )
+    checked = [
+        a for a in answers if a.json().get("details", [{}])[0].get("code") != "PASSWORD_LOCKED_OUT"
+    ]
+    assert len(checked) <= 5, [a.text for a in checked]
+    assert (await state(admin, env_id, user_id))["status"] in ("PASSWORD_LOCKED_OUT", "OK")
+
+
+async def test_imported_hash_costs_are_bounded_and_bcrypt_limits_hold(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    for value in (
+        "{BCRYPT}$2b$31$" + "a" * 53,
+        "{BCRYPT}$2b$04$" + "!" * 53,
+        "{ARGON2}$argon2id$v=19$m=8,t=4294967295,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+    ):
+        response = await operate(admin, "PUT", env_id, user_id, SET, {"value": value})
+        assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "value")
+    long_secret = "é" * 40  # 80 bytes: more than bcrypt reads
+    encoded = "{BCRYPT}" + bcrypt.hashpw(long_secret.encode()[:72], bcrypt.gensalt(4)).decode()
+    assert (
+        await operate(admin, "PUT", env_id, user_id, SET, {"value": encoded})
+    ).status_code == 200
+    response = await operate(admin, "POST", env_id, user_id, CHECK, {"password": long_secret})
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
+
+
+async def test_a_refused_password_does_not_tell_whether_it_is_the_current_one(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """History is judged only for a password every other rule accepts: a weak guess is refused
+    the same way whether or not it is the current password."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": "summer1", "bypassPolicy": True})
+    answers = [
+        await operate(admin, "PUT", env_id, user_id, SET, {"value": guess})
+        for guess in ("summer1", "summer2")
+    ]
+    inner = [a.json()["details"][0]["innerError"]["unsatisfiedRequirements"] for a in answers]
+    assert inner[0] == inner[1] and "history" not in inner[0], inner
