@@ -63,7 +63,14 @@ from populace.http.router import Operation
 from populace.passwords.wire import SET as PASSWORD_SET
 from populace.passwords.wire import PasswordCheck, PasswordReset, PasswordSet
 from populace.populations.wire import PopulationBody
-from populace.users.wire import Enabled, MfaEnabled, UserBody, UserPatch, VerifyStatus
+from populace.users.wire import (
+    Enabled,
+    MfaEnabled,
+    NewUserBody,
+    UserBody,
+    UserPatch,
+    VerifyStatus,
+)
 from tests.conftest import BASE_URL, Deployment, EnvironmentFactory
 from tests.support import assert_error, unique
 from tests.test_user_profile import PROFILE
@@ -728,6 +735,11 @@ async def valid_user_body(ctx: Context) -> dict[str, Any]:
     return full_user_body(ctx.world.population_id)  # the population PUT keeps it in
 
 
+async def new_user_body(ctx: Context) -> dict[str, Any]:
+    body = full_user_body(ctx.world.population_id)
+    return {**body, "password": {"value": "2FederateM0re!", "forceChange": False}}
+
+
 async def user_patch_body(ctx: Context) -> dict[str, Any]:
     body = full_user_body(ctx.world.population_id)
     for read_only in ("population", "enabled", "mfaEnabled"):  # not in a PATCH body
@@ -809,6 +821,7 @@ VALID_BODIES: dict[str | type, BodyFactory] = {
     PopulationBody: population_body,
     UserBody: valid_user_body,
     UserPatch: user_patch_body,
+    NewUserBody: new_user_body,
     Enabled: enabled_body,
     MfaEnabled: mfa_enabled_body,
     VerifyStatus: verify_status_body,

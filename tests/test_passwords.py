@@ -309,3 +309,29 @@ async def test_a_refused_password_does_not_tell_whether_it_is_the_current_one(
     ]
     inner = [a.json()["details"][0]["innerError"]["unsatisfiedRequirements"] for a in answers]
     assert inner[0] == inner[1] and "history" not in inner[0], inner
+
+
+async def test_a_new_user_comes_with_its_password(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """``password`` in a new user's body: checked against the policy (a weak one refuses the
+    whole user), stored hashed, never echoed."""
+    env_id = environment["id"]
+    username = unique("user")
+    body = {"username": username, "email": f"{username}@example.com"}
+    weak = await admin.post(
+        f"/v1/environments/{env_id}/users", json={**body, "password": {"value": "password"}}
+    )
+    assert_error(weak, 400, "INVALID_DATA", "INVALID_VALUE", "password.value")
+    listed = await admin.get(f"/v1/environments/{env_id}/users")
+    assert listed.json()["_embedded"]["users"] == []
+    created = await admin.post(
+        f"/v1/environments/{env_id}/users",
+        json={**body, "password": {"value": GOOD, "forceChange": True}},
+    )
+    assert created.status_code == 201, created.text
+    assert GOOD not in created.text and "password" not in created.json()
+    user_id = created.json()["id"]
+    assert (await state(admin, env_id, user_id))["status"] == "MUST_CHANGE_PASSWORD"
+    checked = await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
+    assert checked.status_code == 200, checked.text

@@ -40,6 +40,7 @@ class Call(Generic[B]):
     access: Access
     body: B
     urls: Urls
+    prepared: Any = None  # what the operation's ``prepare`` made of the body
 
     def param(self, name: str) -> str:
         """A path parameter (``envID``, ``popID``, ...)."""
@@ -118,10 +119,11 @@ def endpoint(op: Operation) -> Endpoint:
         claims = bearer_claims(header(request, b"authorization"), svc.verifier)
         body: Any = None if op.body is None else await read_json(request, op.body)
         wanted = None if op.listing is None else list_request(request, op.listing)
+        prepared = None if op.prepare is None else await op.prepare(svc, body)
 
         async def work(conn: Connection) -> Any:
             access = await _access(conn, claims, op, request)
-            call = Call(request, svc, conn, access, body, urls(request))
+            call = Call(request, svc, conn, access, body, urls(request), prepared)
             if op.listing is not None and wanted is not None:
                 return await run_list(call, op.listing, wanted)
             assert op.handler is not None

@@ -68,6 +68,9 @@ class Operation:
     # The handler opens its own write transactions (it must commit a failure before
     # answering it, or hash with no transaction open); the dispatcher gives it a reader.
     own_writes: bool = False
+    # Work on the decoded body done before any transaction opens (hashing a new user's
+    # password); the handler finds its result in ``call.prepared``.
+    prepare: Callable[[Any, Any], Awaitable[Any]] | None = None
     # The error statuses it answers, with their body's struct; None: the management API's.
     errors: Mapping[int, type] | None = None
 

@@ -133,6 +133,34 @@ def _refused(target: str, failed: dict[str, str]) -> ApiError:
     )
 
 
+async def prepare_new(hasher: Hasher, value: str) -> str:
+    """A new user's password as it will be stored, made before the create's transaction opens:
+    argon2id of a cleartext value (checked against the policy inside it), or a pre-encoded
+    value as it is."""
+    value = _bounded(value, "password.value")
+    if hashing.scheme_of(value) is None:
+        return await hasher.hash(value)
+    try:
+        return hashing.check_imported(value)
+    except UnsupportedHash as error:
+        raise invalid_data(
+            "INVALID_VALUE", "password.value", f"'password.value': {error}."
+        ) from None
+
+
+async def give_new_user(
+    conn: Connection, environment_id: str, user: Any, value: str, hashed: str, force_change: bool
+) -> None:
+    """Store a new user's password (``hashed`` by :func:`prepare_new`), in the create's
+    transaction: a cleartext one must meet the policy in force, or the user is not created."""
+    if hashing.scheme_of(value) is None:
+        state = await _state(conn, environment_id, user)  # a new user has no history
+        failed = policy.unsatisfied(state.settings, value, _profile_values(user))
+        if failed:
+            raise _refused("password.value", failed)
+    await store.put(conn, environment_id, user.id, hashed, force_change, now_ms())
+
+
 async def set_password(
     db: Database,
     access: Access,

@@ -31,13 +31,6 @@ class PasswordCheck(msgspec.Struct):
     password: str
 
 
-class NewUserPassword(msgspec.Struct, kw_only=True, rename="camel"):
-    """``password`` in a new user's body."""
-
-    value: str
-    force_change: bool = False
-
-
 class PasswordState(msgspec.Struct, kw_only=True, rename="camel"):
     links: Links = msgspec.field(name="_links")
     environment: Ref

@@ -11,10 +11,13 @@ from populace.groups.wire import GroupMembership, membership_json
 from populace.http.dispatch import Call
 from populace.http.lists import Listing
 from populace.http.router import ApiRouter
+from populace.passwords import rules as password_rules
+from populace.services import Services
 from populace.users import rules, store
 from populace.users.wire import (
     MEMBER_OF_GROUPS,
     OWN_ATTRIBUTES,
+    NewUserBody,
     OwnAttribute,
     User,
     UserBody,
@@ -42,12 +45,23 @@ router.listing(
 )
 
 
-@router.post(USERS, P.USER_CREATE, partial=True)
-async def create_user(call: Call[UserBody]) -> User:
-    """Create a user."""
-    return user_json(
-        call.urls, await rules.create_user(call.conn, call.access, call.body.to_input())
-    )
+async def _hash_new_password(services: Services, body: NewUserBody) -> str | None:
+    if body.password is None:
+        return None
+    return await password_rules.prepare_new(services.hasher, body.password.value)
+
+
+@router.post(USERS, P.USER_CREATE, partial=True, prepare=_hash_new_password)
+async def create_user(call: Call[NewUserBody]) -> User:
+    """Create a user (with its password, when the body has one)."""
+    row = await rules.create_user(call.conn, call.access, call.body.to_input())
+    password = call.body.password
+    if password is not None:
+        await password_rules.give_new_user(
+            call.conn, call.access.environment, row, password.value, call.prepared,
+            password.force_change,
+        )  # fmt: skip
+    return user_json(call.urls, row)
 
 
 @router.get(USER, P.USER_READ, partial=True)

@@ -94,6 +94,18 @@ class UserBody(Profile, kw_only=True):
         )
 
 
+class NewUserPassword(msgspec.Struct, kw_only=True, rename="camel"):
+    value: str
+    force_change: bool = False
+
+
+class NewUserBody(UserBody, kw_only=True):
+    """POST: a user may come with its password (cleartext, checked against the policy, or
+    pre-encoded, as for ``password.set``)."""
+
+    password: NewUserPassword | None = None
+
+
 class UserPatch(msgspec.Struct, kw_only=True, rename="camel"):
     """PATCH: what is sent replaces (``null`` clears); what is absent stays. Objects (name,
     address, photo) are replaced whole."""
