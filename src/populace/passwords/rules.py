@@ -9,7 +9,7 @@ counted (and may lock the password) even though the request then fails.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,6 +318,3 @@ def unlock(db: Database, access: Access, user_id: str) -> Awaitable[PasswordStat
 def force_change(db: Database, access: Access, user_id: str) -> Awaitable[PasswordState]:
     """``password.forceChange``: the user must change the password at the next sign-on."""
     return _change_state(db, access, user_id, must_change=True)
-
-
-Rule = Callable[..., Awaitable[PasswordState]]

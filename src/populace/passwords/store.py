@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from populace.storage.database import Connection
 from populace.storage.schema import password_history, user_passwords
@@ -115,13 +115,3 @@ async def history(conn: Connection, environment_id: str, user_id: str, newest: i
         .limit(newest)
     )
     return list((await conn.scalars(query)).all())
-
-
-async def forget_history_before(
-    conn: Connection, environment_id: str, user_id: str, before: int
-) -> None:
-    await conn.execute(
-        delete(password_history).where(
-            h.environment_id == environment_id, h.user_id == user_id, h.changed_at < before
-        )
-    )
