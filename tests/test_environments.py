@@ -63,13 +63,20 @@ async def test_new_environment_has_one_default_population(admin, environment):
     assert population["environment"] == {"id": environment["id"]}
 
 
-@pytest.mark.parametrize("collection", ["passwordPolicies", "themes"])
-async def test_new_environment_has_one_of_each_configuration(admin, environment, collection):
+@pytest.mark.parametrize(
+    ("collection", "names"),
+    [("passwordPolicies", ["Standard", "Basic", "Passphrase"]), ("themes", [None])],
+)
+async def test_new_environment_has_its_predefined_configuration(
+    admin, environment, collection, names
+):
     path = f"/v1/environments/{environment['id']}/{collection}"
     page = await listed(admin, path, collection)
-    assert page["count"] == 1 and page["size"] == 1
-    (item,) = page["_embedded"][collection]
-    assert item["default"] is True
+    items = page["_embedded"][collection]
+    assert page["count"] == page["size"] == len(names)
+    assert [item.get("name") for item in items] == names
+    item = items[0]
+    assert [each["default"] for each in items] == [True] + [False] * (len(names) - 1)
     assert item["environment"] == {"id": environment["id"]}
     assert item["_links"]["self"]["href"] == f"{BASE_URL}{path}/{item['id']}"
     read = await admin.get(f"{path}/{item['id']}")

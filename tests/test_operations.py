@@ -56,6 +56,7 @@ from schemathesis.specs.openapi.checks import (
 from populace.app import ROUTERS
 from populace.applications.wire import ApplicationBody
 from populace.assignments.wire import RoleAssignmentBody
+from populace.configuration.wire import PasswordPolicyBody
 from populace.environments.wire import EnvironmentBody
 from populace.filters import PathField
 from populace.groups.wire import GroupBody
@@ -759,6 +760,31 @@ async def verify_status_body(ctx: Context) -> dict[str, Any]:
     return {"verifyStatus": "DISABLED"}
 
 
+async def password_policy_body(ctx: Context) -> dict[str, Any]:
+    """Every rule PingOne defines; ``default`` so that it may replace the default policy."""
+    return {
+        "name": unique("policy"),
+        "description": "A policy",
+        "default": True,
+        "excludesCommonlyUsed": True,
+        "excludesProfileData": True,
+        "notSimilarToCurrent": True,
+        "length": {"min": 12, "max": 255},
+        "minCharacters": {"0123456789": 1, "abcdefghijklmnopqrstuvwxyz": 1},
+        "maxRepeatedCharacters": 2,
+        "minUniqueCharacters": 5,
+        "minComplexity": 7,
+        "history": {"count": 10, "retentionDays": 150},
+        "lockout": {"failureCount": 5, "durationSeconds": 30},
+        "maxAgeDays": 35,
+        "minAgeDays": 2,
+        "alphabetSequenceRule": {"maxLength": 3},
+        "numberSequenceRule": {"maxLength": 3},
+        "qwertySequenceRule": {"maxLength": 3},
+        "shiftedNumberRowSequenceRule": {"maxLength": 3},
+    }
+
+
 async def valid_group_body(ctx: Context) -> dict[str, Any]:
     return group_body(ctx.world.population_id)  # the test's group is of that population
 
@@ -829,6 +855,7 @@ VALID_BODIES: dict[str | type, BodyFactory] = {
     PasswordReset: password_reset_body,
     PasswordCheck: password_check_body,
     GroupBody: valid_group_body,
+    PasswordPolicyBody: password_policy_body,
     EnvironmentBody: environment_body,
     ApplicationBody: valid_application_body,
     RoleAssignmentBody: role_assignment_body,

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     APPLICATION_SECRET_READ = "mgmt:read:applicationSecret"
     ROLE_ASSIGNMENT_MANAGE = "mgmt:update:roleAssignment"
     CONFIGURATION_READ = "mgmt:read:configuration"  # password policies, themes
+    CONFIGURATION_UPDATE = "mgmt:update:configuration"  # create, replace, delete policies
     GROUP_CREATE = "dir:create:group"
     GROUP_READ = "dir:read:group"
     GROUP_UPDATE = "dir:update:group"
@@ -111,6 +112,7 @@ ENVIRONMENT_ADMIN = Role(
             P.ENVIRONMENT_DELETE,
             P.ROLE_ASSIGNMENT_MANAGE,
             P.CONFIGURATION_READ,
+            P.CONFIGURATION_UPDATE,
             P.GROUP_READ,
             *_POPULATION_ADMIN,
             *_APPLICATION_ADMIN,

@@ -1,39 +1,76 @@
-"""The ``password_policies`` and ``themes`` tables: an environment's defaults, created with it,
-and lookups always by environment and id together."""
+"""The ``password_policies`` and ``themes`` tables: an environment's predefined policies and
+default theme, created with it, and the policies clients create, replace and delete. Lookups are
+always by environment and id together."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 
+from populace.names import text_key
+from populace.populations.store import count_using_policy
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import ByKey, Prepared
 from populace.storage.schema import password_policies, themes
 from populace.wire import new_id
 
-# PingOne's "Standard" password policy, the default of a new environment.
-STANDARD_PASSWORD_POLICY: dict[str, Any] = {
-    "excludesProfileData": True,
-    "notSimilarToCurrent": True,
-    "excludesCommonlyUsed": True,
-    "minComplexity": 7,
-    "maxAgeDays": 182,
-    "minAgeDays": 1,
-    "history": {"count": 6, "retentionDays": 365},
-    "lockout": {"failureCount": 5, "durationSeconds": 900},
-    "length": {"min": 8, "max": 255},
-    "minCharacters": {
-        "~!@#$%^&*()-_=+[]{}|;:,.<>/?": 1,
-        "0123456789": 1,
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZ": 1,
-        "abcdefghijklmnopqrstuvwxyz": 1,
-    },
-    "maxRepeatedCharacters": 2,
-    "minUniqueCharacters": 5,
-    "populationCount": 0,
+_EVERY_CLASS = {
+    "~!@#$%^&*()-_=+[]{}|;:,.<>/?": 1,
+    "0123456789": 1,
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ": 1,
+    "abcdefghijklmnopqrstuvwxyz": 1,
 }
+_LOCKOUT = {"failureCount": 5, "durationSeconds": 900}
+
+# PingOne's predefined policies of a new environment, "Standard" its default: (name,
+# description, settings as PingOne spells them).
+PREDEFINED_POLICIES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "Standard",
+        "A standard policy that incorporates industry best practices",
+        {
+            "excludesProfileData": True,
+            "notSimilarToCurrent": True,
+            "excludesCommonlyUsed": True,
+            "maxAgeDays": 182,
+            "minAgeDays": 1,
+            "history": {"count": 6, "retentionDays": 365},
+            "lockout": _LOCKOUT,
+            "length": {"min": 8, "max": 255},
+            "minCharacters": _EVERY_CLASS,
+            "maxRepeatedCharacters": 2,
+            "minUniqueCharacters": 5,
+        },
+    ),
+    (
+        "Basic",
+        "A basic policy that does not expire passwords",
+        {
+            "excludesProfileData": False,
+            "notSimilarToCurrent": False,
+            "excludesCommonlyUsed": True,
+            "lockout": _LOCKOUT,
+            "length": {"min": 8, "max": 255},
+            "minCharacters": _EVERY_CLASS,
+        },
+    ),
+    (
+        "Passphrase",
+        "A policy that encourages the use of passphrases",
+        {
+            "excludesProfileData": True,
+            "notSimilarToCurrent": True,
+            "excludesCommonlyUsed": True,
+            "minComplexity": 7,
+            "maxAgeDays": 182,
+            "minAgeDays": 1,
+            "history": {"count": 6, "retentionDays": 365},
+            "lockout": _LOCKOUT,
+        },
+    ),
+]
 
 DEFAULT_THEME_CONFIGURATION: dict[str, Any] = {
     "logoType": "NONE",
@@ -47,12 +84,24 @@ DEFAULT_THEME_CONFIGURATION: dict[str, Any] = {
     "name": "Ping Default",
 }
 
-POLICIES = TableRows(password_policies, keys={"envID": password_policies.c.environment_id})
+pp = password_policies.c
+_POPULATION_COUNT = count_using_policy(password_policies).label("population_count")
+
+POLICIES = TableRows(
+    password_policies, keys={"envID": pp.environment_id}, extra=(_POPULATION_COUNT,)
+)
 THEMES = TableRows(themes, keys={"envID": themes.c.environment_id})
 
-
-get_policy = ByKey(password_policies).get
+_POLICY = Prepared(
+    select(password_policies, _POPULATION_COUNT).where(
+        pp.environment_id == bindparam("environment_id"), pp.id == bindparam("row_id")
+    )
+)
+_policy_row = ByKey(password_policies).get
 get_theme = ByKey(themes).get
+_DEFAULT_POLICY = select(password_policies).where(
+    pp.environment_id == bindparam("environment_id"), pp.is_default
+)
 _DEFAULT_THEME = Prepared(
     select(themes.c.id).where(
         themes.c.environment_id == bindparam("environment_id"), themes.c.is_default
@@ -60,20 +109,88 @@ _DEFAULT_THEME = Prepared(
 )
 
 
+async def get_policy(conn: Connection, environment_id: str, policy_id: str) -> Any:
+    """A policy as a client reads it, with its ``population_count``."""
+    return await _POLICY.first(conn, environment_id=environment_id, row_id=policy_id)
+
+
 async def policy_in_force(conn: Connection, environment_id: str, policy_id: str | None) -> Any:
     """The password policy a population names, else the environment's default one."""
     if policy_id is not None:
-        policy = await get_policy(conn, environment_id, policy_id)
+        policy = await _policy_row(conn, environment_id, policy_id)
         if policy is not None:
             return policy
-    query = select(password_policies).where(
-        password_policies.c.environment_id == environment_id, password_policies.c.is_default
+    return (await conn.execute(_DEFAULT_POLICY, {"environment_id": environment_id})).first()
+
+
+async def default_policy_id(conn: Connection, environment_id: str) -> str | None:
+    row = (await conn.execute(_DEFAULT_POLICY, {"environment_id": environment_id})).first()
+    return None if row is None else str(row.id)
+
+
+async def lock_policy(conn: Connection, environment_id: str, policy_id: str) -> Any:
+    """The policy's row, locked until the transaction ends, to replace or delete it: None when
+    there is no such policy."""
+    return await _policy_row(conn, environment_id, policy_id, for_update=True)
+
+
+_HELD_POLICY = Prepared(
+    select(pp.id)
+    .where(pp.environment_id == bindparam("environment_id"), pp.id == bindparam("row_id"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
+async def hold_policy(conn: Connection, environment_id: str, policy_id: str) -> bool:
+    """Whether the policy exists; if so it cannot be deleted until the transaction ends (a
+    population about to name it). ``FOR KEY SHARE``, like the foreign key's own check: it
+    waits for a deletion, not for the default flag moving between policies."""
+    return (
+        await _HELD_POLICY.first(conn, environment_id=environment_id, row_id=policy_id) is not None
     )
-    return (await conn.execute(query)).first()
 
 
-async def policy_exists(conn: Connection, environment_id: str, policy_id: str) -> bool:
-    return await get_policy(conn, environment_id, policy_id) is not None
+async def policy_name_taken(
+    conn: Connection, environment_id: str, name: str, except_id: str | None
+) -> bool:
+    query = select(pp.id).where(
+        pp.environment_id == environment_id,
+        pp.name_key == text_key(name),
+        pp.id != (except_id or ""),
+    )
+    return (await conn.scalar(query)) is not None
+
+
+async def insert_policy(conn: Connection, values: dict[str, Any]) -> None:
+    await conn.execute(
+        insert(password_policies).values(**values, name_key=text_key(values["name"]))
+    )
+
+
+async def update_policy(
+    conn: Connection, environment_id: str, policy_id: str, values: dict[str, Any]
+) -> bool:
+    """Write new values; False when the policy is gone."""
+    result = await conn.execute(
+        update(password_policies)
+        .where(pp.environment_id == environment_id, pp.id == policy_id)
+        .values(**values, name_key=text_key(values["name"]))
+    )
+    return result.rowcount == 1
+
+
+async def clear_default_policy(conn: Connection, environment_id: str, except_id: str) -> None:
+    await conn.execute(
+        update(password_policies)
+        .where(pp.environment_id == environment_id, pp.is_default, pp.id != except_id)
+        .values(is_default=False)
+    )
+
+
+async def delete_policy(conn: Connection, environment_id: str, policy_id: str) -> None:
+    await conn.execute(
+        delete(password_policies).where(pp.environment_id == environment_id, pp.id == policy_id)
+    )
 
 
 async def theme_exists(conn: Connection, environment_id: str, theme_id: str) -> bool:
@@ -86,19 +203,23 @@ async def default_theme_id(conn: Connection, environment_id: str) -> str | None:
 
 
 async def insert_defaults(conn: Connection, environment_id: str, at: int) -> str:
-    """A new environment's default password policy and theme; returns the theme's id."""
-    await conn.execute(
-        insert(password_policies).values(
-            environment_id=environment_id,
-            id=new_id(),
-            name="Standard",
-            description="A standard policy that incorporates industry best practices",
-            is_default=True,
-            settings=STANDARD_PASSWORD_POLICY,
-            created_at=at,
-            updated_at=at,
+    """A new environment's predefined password policies and default theme; returns the
+    theme's id."""
+    for offset, (name, description, settings) in enumerate(PREDEFINED_POLICIES):
+        # A millisecond apart, so they list in this order ("Standard" first).
+        await insert_policy(
+            conn,
+            {
+                "environment_id": environment_id,
+                "id": new_id(),
+                "name": name,
+                "description": description,
+                "is_default": offset == 0,
+                "settings": settings,
+                "created_at": at + offset,
+                "updated_at": at + offset,
+            },
         )
-    )
     theme_id = new_id()
     await conn.execute(
         insert(themes).values(

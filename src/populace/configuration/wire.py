@@ -6,24 +6,73 @@ from typing import Any
 
 import msgspec
 
-from populace.wire import UNSET, InEnvironment, NamedInEnvironment, Ref, Urls, iso_ms
+from populace.wire import InEnvironment, Links, Ref, Urls, iso_ms
 
 
-class PasswordPolicy(NamedInEnvironment, kw_only=True):
-    default: bool
+class Length(msgspec.Struct, omit_defaults=True):
+    min: int | None = None
+    max: int | None = None
+
+
+class History(msgspec.Struct, rename="camel"):
+    count: int
+    retention_days: int
+
+
+class Lockout(msgspec.Struct, rename="camel"):
+    failure_count: int
+    duration_seconds: int
+
+
+class SequenceRule(msgspec.Struct, rename="camel"):
+    max_length: int
+
+
+class PolicySettings(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """A password policy's rules, as PingOne spells them; stored as they are encoded, and an
+    absent rule is not enforced."""
+
+    excludes_commonly_used: bool
     excludes_profile_data: bool
     not_similar_to_current: bool
-    excludes_commonly_used: bool
-    min_complexity: int
-    max_age_days: int
-    min_age_days: int
-    history: dict[str, int]
-    lockout: dict[str, int]
-    length: dict[str, int]
-    min_characters: dict[str, int]
-    max_repeated_characters: int
-    min_unique_characters: int
-    population_count: int
+    length: Length | None = None
+    min_characters: dict[str, int] | None = None
+    max_repeated_characters: int | None = None
+    min_unique_characters: int | None = None
+    min_complexity: int | None = None
+    history: History | None = None
+    lockout: Lockout | None = None
+    max_age_days: int | None = None
+    min_age_days: int | None = None
+    alphabet_sequence_rule: SequenceRule | None = None
+    number_sequence_rule: SequenceRule | None = None
+    qwerty_sequence_rule: SequenceRule | None = None
+    shifted_number_row_sequence_rule: SequenceRule | None = None
+
+
+class PasswordPolicyBody(PolicySettings, kw_only=True):
+    """POST and PUT (PUT replaces it all). Read-only and unknown fields are ignored."""
+
+    name: str
+    description: str | None = None
+    default: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        """The rules alone, as they are stored."""
+        encoded = msgspec.to_builtins(self)
+        for key in ("name", "description", "default"):
+            encoded.pop(key, None)
+        return encoded
+
+
+class PasswordPolicy(PolicySettings, kw_only=True):
+    links: Links = msgspec.field(name="_links")
+    id: str
+    environment: Ref
+    name: str
+    description: str | None = None
+    default: bool
+    population_count: int | None = None  # absent while no population names the policy
     created_at: str
     updated_at: str
 
@@ -36,24 +85,22 @@ class Theme(InEnvironment, kw_only=True):
     updated_at: str
 
 
-_POLICY_SETTINGS = {
-    field.encode_name: field.name for field in msgspec.structs.fields(PasswordPolicy)
-}
-
-
 def password_policy_json(urls: Urls, row: Any) -> PasswordPolicy:
-    # The settings are stored as PingOne spells them (camelCase); the struct's names are ours.
-    settings = {_POLICY_SETTINGS[key]: value for key, value in row.settings.items()}
-    return PasswordPolicy(
-        links={"self": urls.environment(row.environment_id, f"/passwordPolicies/{row.id}")},
-        id=row.id,
-        environment=Ref(row.environment_id),
-        name=row.name,
-        description=UNSET if row.description is None else row.description,
-        default=row.is_default,
-        created_at=iso_ms(row.created_at),
-        updated_at=iso_ms(row.updated_at),
-        **settings,
+    """``row``: a ``password_policies`` row with its ``population_count``."""
+    return msgspec.convert(
+        {
+            **row.settings,
+            "_links": {"self": urls.environment(row.environment_id, f"/passwordPolicies/{row.id}")},
+            "id": row.id,
+            "environment": {"id": row.environment_id},
+            "name": row.name,
+            "description": row.description,
+            "default": row.is_default,
+            "populationCount": row.population_count or None,
+            "createdAt": iso_ms(row.created_at),
+            "updatedAt": iso_ms(row.updated_at),
+        },
+        PasswordPolicy,
     )
 
 

@@ -58,6 +58,36 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
+# The character classes ``minCharacters`` counts, keyed as PingOne keys them.
+CHARACTER_CLASSES = (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "abcdefghijklmnopqrstuvwxyz",
+    "0123456789",
+    "~!@#$%^&*()-_=+[]{}|;:,.<>/?",
+)
+
+# The sequence rules: their setting, the bounds PingOne allows for ``maxLength``, and the runs
+# they look for (forwards or backwards, without case).
+SEQUENCE_RULES: dict[str, tuple[int, int, tuple[str, ...]]] = {
+    "alphabetSequenceRule": (2, 3, ("abcdefghijklmnopqrstuvwxyz",)),
+    "numberSequenceRule": (2, 3, ("0123456789",)),
+    "qwertySequenceRule": (3, 3, ("qwertyuiop", "asdfghjkl", "zxcvbnm")),
+    "shiftedNumberRowSequenceRule": (3, 3, ("!@#$%^&*()",)),
+}
+
+# ``minComplexity`` is the days an attacker needs to try every password of the same length
+# and alphabet (Gibson's "haystack"), at an offline attacker's hundred billion guesses a second.
+GUESSES_PER_DAY = 100_000_000_000 * 86_400
+# The alphabets a haystack counts, by the characters they hold; anything else adds one more.
+_ALPHABETS = (
+    (str.islower, 26),
+    (str.isupper, 26),
+    (str.isdigit, 10),
+    (lambda ch: ch.isascii() and ch.isprintable() and not ch.isalnum(), 33),
+)
+_OTHER_ALPHABET = 100
+
+
 def _min_characters(settings: Mapping[str, Any], password: str) -> str | None:
     wanted = settings.get("minCharacters") or {}
     missing = [
@@ -102,6 +132,38 @@ def _commonly_used(settings: Mapping[str, Any], password: str) -> str | None:
     return None
 
 
+def _sequences(settings: Mapping[str, Any], password: str) -> dict[str, str]:
+    failed = {}
+    folded = password.casefold()
+    for key, (_, _, runs) in SEQUENCE_RULES.items():
+        limit = (settings.get(key) or {}).get("maxLength")
+        if limit is None:
+            continue
+        forbidden = [run[i : i + limit + 1] for run in runs for i in range(len(run) - limit)]
+        forbidden += [part[::-1] for part in forbidden]
+        if any(part in folded for part in forbidden):
+            failed[key] = f"The password must not hold more than {limit} characters in sequence."
+    return failed
+
+
+def haystack_days(password: str) -> int:
+    """Days to try every password up to this one's length over the alphabets it uses."""
+    size = sum(count for holds, count in _ALPHABETS if any(holds(ch) for ch in password))
+    if any(not ch.isascii() for ch in password):
+        size += _OTHER_ALPHABET
+    size = max(size, 2)
+    length = min(len(password), 64)  # beyond, every alphabet's haystack is astronomic
+    guesses = (size ** (length + 1) - size) // (size - 1)
+    return guesses // GUESSES_PER_DAY
+
+
+def _complexity(settings: Mapping[str, Any], password: str) -> str | None:
+    wanted = settings.get("minComplexity")
+    if wanted is not None and haystack_days(password) < wanted:
+        return "The password is too easy to guess: make it longer, or mix character classes."
+    return None
+
+
 def unsatisfied(
     settings: Mapping[str, Any],
     password: str,
@@ -119,10 +181,12 @@ def unsatisfied(
         ("maxRepeatedCharacters", _max_repeated),
         ("minUniqueCharacters", _min_unique),
         ("excludesCommonlyUsed", _commonly_used),
+        ("minComplexity", _complexity),
     ):
         reason = rule(settings, password)
         if reason is not None:
             failed[key] = reason
+    failed.update(_sequences(settings, password))
     folded = password.casefold()
     if settings.get("excludesProfileData") and any(
         len(value) >= 3 and value.casefold() in folded for value in profile

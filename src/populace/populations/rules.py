@@ -98,7 +98,9 @@ async def _validated(
         "alternative_identifiers": _alternative_identifiers(body.alternative_identifiers),
         "password_policy_id": body.password_policy_id,
     }
-    if body.password_policy_id is not None and not await configuration.policy_exists(
+    # The policy cannot be deleted until this write commits: a deletion waits, then sees the
+    # population that names it.
+    if body.password_policy_id is not None and not await configuration.hold_policy(
         conn, environment_id, body.password_policy_id
     ):
         raise invalid_data(

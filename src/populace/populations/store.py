@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, ScalarSelect, Table, bindparam, delete, func, insert, select, update
 
 from populace.filters import exact_field, text_field
 from populace.names import text_key
@@ -163,3 +163,13 @@ async def users_in(
     if population_ids is not None:
         query = query.where(p.id.in_(population_ids))
     return int(await conn.scalar(query) or 0)
+
+
+def count_using_policy(policy: Table) -> ScalarSelect[int]:
+    """How many populations name each row of ``policy`` (``password_policies``) as their
+    password policy: a correlated count, for the policy's ``populationCount``."""
+    return (
+        select(func.count())
+        .where(p.environment_id == policy.c.environment_id, p.password_policy_id == policy.c.id)
+        .scalar_subquery()
+    )

@@ -123,10 +123,13 @@ password_policies = Table(
     metadata,
     *_in_environment(),
     Column("name", String(256), nullable=False),
+    Column("name_key", folded_text(1024), nullable=False),  # names are unique, without case
     Column("description", Text),
     Column("is_default", Boolean, nullable=False),
+    # the policy's rules as PingOne spells them (``length``, ``minCharacters``, ...)
     Column("settings", JSON, nullable=False),
     *_times(),
+    UniqueConstraint("environment_id", "name_key"),
 )
 
 themes = Table(

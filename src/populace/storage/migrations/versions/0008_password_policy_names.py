@@ -1,0 +1,59 @@
+"""password policy names unique per environment (revision 0008, after 0007)
+
+Policies become writable: ``name_key`` (``names.text_key`` of the name) makes names unique
+without case, as for populations. Every environment had only its "Standard" policy, so no key
+collides. ``populationCount`` leaves the stored settings (it is counted when read), and so does
+``minComplexity``, which PingOne's "Standard" policy does not have (and which is now enforced).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from populace.names import text_key
+
+revision, down_revision = "0008", "0007"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("password_policies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_key", sa.String(length=1024), nullable=True))
+    policies = sa.table(
+        "password_policies",
+        sa.column("environment_id", sa.String()),
+        sa.column("id", sa.String()),
+        sa.column("name", sa.String()),
+        sa.column("name_key", sa.String()),
+        sa.column("settings", sa.JSON()),
+    )
+    conn = op.get_bind()
+    for row in conn.execute(sa.select(policies)).all():
+        settings = {
+            key: value
+            for key, value in row.settings.items()
+            if key not in ("populationCount", "minComplexity")
+        }
+        conn.execute(
+            policies.update()
+            .where(policies.c.environment_id == row.environment_id, policies.c.id == row.id)
+            .values(name_key=text_key(row.name), settings=settings)
+        )
+    with op.batch_alter_table("password_policies", schema=None) as batch_op:
+        batch_op.alter_column(
+            "name_key",
+            existing_type=sa.String(length=1024),
+            type_=sa.String(length=1024).with_variant(
+                sa.String(length=1024, collation="C"), "postgresql"
+            ),
+            nullable=False,
+        )
+        batch_op.create_unique_constraint(
+            op.f("uq_password_policies_environment_id_name_key"), ["environment_id", "name_key"]
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("password_policies", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            op.f("uq_password_policies_environment_id_name_key"), type_="unique"
+        )
+        batch_op.drop_column("name_key")

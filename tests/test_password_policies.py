@@ -1,0 +1,283 @@
+"""Password policies: create, read, replace and delete as PingOne (and its Terraform provider)
+does them; one default per environment; references from populations kept valid; and the
+rules a new policy adds (complexity, sequences) enforced on the passwords of its users."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from populace.passwords.policy import haystack_days
+from populace.passwords.wire import SET
+from tests.conftest import ActorFactory
+from tests.support import assert_error, unique
+from tests.test_passwords import new_user, operate
+
+MINIMAL = {
+    "excludesCommonlyUsed": False,
+    "excludesProfileData": False,
+    "notSimilarToCurrent": False,
+}
+# The Terraform provider's "full" test configuration, as it sends it.
+FULL = {
+    "description": "Test description",
+    "default": False,
+    "excludesCommonlyUsed": True,
+    "excludesProfileData": True,
+    "notSimilarToCurrent": True,
+    "history": {"count": 10, "retentionDays": 150},
+    "length": {"min": 12, "max": 255},
+    "lockout": {"durationSeconds": 30, "failureCount": 5},
+    "minCharacters": {
+        "abcdefghijklmnopqrstuvwxyz": 1,
+        "0123456789": 1,
+        "~!@#$%^&*()-_=+[]{}|;:,.<>/?": 1,
+    },
+    "alphabetSequenceRule": {"maxLength": 3},
+    "numberSequenceRule": {"maxLength": 3},
+    "maxAgeDays": 35,
+    "minAgeDays": 2,
+    "maxRepeatedCharacters": 2,
+    "minComplexity": 7,
+    "minUniqueCharacters": 5,
+}
+READ_ONLY = {"_links", "id", "environment", "createdAt", "updatedAt"}
+
+
+def policies_path(environment_id: str) -> str:
+    return f"/v1/environments/{environment_id}/passwordPolicies"
+
+
+async def policies(admin: httpx.AsyncClient, environment_id: str) -> list[dict[str, Any]]:
+    response = await admin.get(policies_path(environment_id))
+    assert response.status_code == 200, response.text
+    return list(response.json()["_embedded"]["passwordPolicies"])
+
+
+async def create(admin: httpx.AsyncClient, environment_id: str, **body: Any) -> dict[str, Any]:
+    response = await admin.post(
+        policies_path(environment_id), json={"name": unique("policy"), **MINIMAL, **body}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def settings_of(policy: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in policy.items() if key not in READ_ONLY}
+
+
+async def test_minimal_policy_holds_only_what_was_sent(admin, environment):
+    env_id = environment["id"]
+    name = unique("Minimal")
+    response = await admin.post(policies_path(env_id), json={"name": name, **MINIMAL})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    # No rule the body left out, and no populationCount while no population uses it.
+    assert settings_of(created) == {"name": name, "default": False, **MINIMAL}
+    assert created["environment"] == {"id": env_id}
+    read = await admin.get(f"{policies_path(env_id)}/{created['id']}")
+    assert read.status_code == 200 and read.json() == created
+
+
+async def test_full_policy_round_trips_and_put_replaces_it_whole(admin, environment):
+    env_id = environment["id"]
+    created = await create(admin, env_id, **FULL)
+    assert settings_of(created) == {"name": created["name"], **FULL}
+    path = f"{policies_path(env_id)}/{created['id']}"
+    replaced = await admin.put(path, json={"name": "Renamed", **MINIMAL})
+    assert replaced.status_code == 200, replaced.text
+    assert settings_of(replaced.json()) == {"name": "Renamed", "default": False, **MINIMAL}
+    assert replaced.json()["createdAt"] == created["createdAt"]
+    assert (await admin.get(path)).json() == replaced.json()
+
+
+async def test_names_are_unique_without_case(admin, environment):
+    env_id = environment["id"]
+    taken = await create(admin, env_id)
+    before = await policies(admin, env_id)
+    duplicate = await admin.post(
+        policies_path(env_id), json={"name": taken["name"].upper(), **MINIMAL}
+    )
+    assert_error(duplicate, 400, "INVALID_DATA", "UNIQUENESS_VIOLATION", "name")
+    renamed = await admin.put(
+        f"{policies_path(env_id)}/{before[0]['id']}",
+        json={"name": f"  {taken['name']} ", **MINIMAL, "default": True},
+    )
+    assert_error(renamed, 400, "INVALID_DATA", "UNIQUENESS_VIOLATION", "name")
+    assert await policies(admin, env_id) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "target"),
+    [
+        ({"length": {"min": 7}}, "length.min"),
+        ({"length": {"min": 33}}, "length.min"),
+        ({"length": {"min": 12, "max": 11}}, "length.max"),
+        ({"minCharacters": {"ABC": 1}}, "minCharacters"),
+        ({"minCharacters": {"0123456789": 0}}, "minCharacters.0123456789"),
+        ({"history": {"count": 0, "retentionDays": 1}}, "history.count"),
+        ({"lockout": {"failureCount": 1, "durationSeconds": 0}}, "lockout.durationSeconds"),
+        ({"minAgeDays": 2, "maxAgeDays": 23}, "maxAgeDays"),
+        ({"minAgeDays": 0}, "minAgeDays"),
+        ({"alphabetSequenceRule": {"maxLength": 4}}, "alphabetSequenceRule.maxLength"),
+        ({"qwertySequenceRule": {"maxLength": 2}}, "qwertySequenceRule.maxLength"),
+        ({"minComplexity": 0}, "minComplexity"),
+    ],
+)
+async def test_rules_out_of_bounds_are_refused_and_change_nothing(
+    admin, environment, change, target
+):
+    env_id = environment["id"]
+    before = await policies(admin, env_id)
+    response = await admin.post(
+        policies_path(env_id), json={"name": unique("policy"), **MINIMAL, **change}
+    )
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", target)
+    assert await policies(admin, env_id) == before
+
+
+async def test_a_required_rule_missing_is_refused(admin, environment):
+    response = await admin.post(
+        policies_path(environment["id"]),
+        json={"name": unique("policy"), "excludesCommonlyUsed": True},
+    )
+    assert_error(response, 400, "INVALID_DATA")
+
+
+async def test_one_default_policy_per_environment(admin, environment):
+    env_id = environment["id"]
+    standard = (await policies(admin, env_id))[0]
+    assert standard["name"] == "Standard" and standard["default"] is True
+    replacing = await create(admin, env_id, default=True)
+    assert [p["id"] for p in await policies(admin, env_id) if p["default"]] == [replacing["id"]]
+    # The default policy is the one a population without its own policy uses.
+    user_id = await new_user(admin, env_id)
+    state = await admin.get(f"/v1/environments/{env_id}/users/{user_id}/password")
+    assert state.json()["passwordPolicy"] == {"id": replacing["id"]}
+    # The default is changed by making another one the default, never by unsetting it.
+    path = f"{policies_path(env_id)}/{replacing['id']}"
+    unset = await admin.put(path, json={"name": replacing["name"], **MINIMAL, "default": False})
+    assert_error(unset, 400, "INVALID_DATA", "INVALID_VALUE", "default")
+    assert (await admin.get(path)).json()["default"] is True
+
+
+async def test_concurrent_defaults_leave_exactly_one(admin, environment):
+    env_id = environment["id"]
+    made = [await create(admin, env_id) for _ in range(4)]
+    results = await asyncio.gather(
+        *(
+            admin.put(
+                f"{policies_path(env_id)}/{p['id']}",
+                json={"name": p["name"], **MINIMAL, "default": True},
+            )
+            for p in made
+        )
+    )
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    assert len([p for p in await policies(admin, env_id) if p["default"]]) == 1
+
+
+async def test_default_policy_cannot_be_deleted(admin, environment):
+    env_id = environment["id"]
+    standard = (await policies(admin, env_id))[0]
+    response = await admin.delete(f"{policies_path(env_id)}/{standard['id']}")
+    body = assert_error(response, 400, "INVALID_DATA", "CONSTRAINT_VIOLATION")
+    assert "Default Password Policy can not be deleted" in body["details"][0]["message"]
+    assert (await admin.get(f"{policies_path(env_id)}/{standard['id']}")).status_code == 200
+
+
+async def test_a_policy_in_use_is_counted_and_cannot_be_deleted(admin, environment):
+    env_id = environment["id"]
+    policy = await create(admin, env_id)
+    path = f"{policies_path(env_id)}/{policy['id']}"
+    population = await admin.post(
+        f"/v1/environments/{env_id}/populations",
+        json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+    )
+    assert population.status_code == 201, population.text
+    assert (await admin.get(path)).json()["populationCount"] == 1
+    assert_error(await admin.delete(path), 400, "INVALID_DATA", "CONSTRAINT_VIOLATION")
+    unassigned = await admin.put(
+        f"/v1/environments/{env_id}/populations/{population.json()['id']}",
+        json={"name": population.json()["name"]},
+    )
+    assert unassigned.status_code == 200, unassigned.text
+    assert "populationCount" not in (await admin.get(path)).json()
+    assert (await admin.delete(path)).status_code == 204
+    assert_error(await admin.get(path), 404, "NOT_FOUND")
+    # A population may no longer name it.
+    refused = await admin.post(
+        f"/v1/environments/{env_id}/populations",
+        json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+    )
+    assert_error(refused, 400, "INVALID_DATA", "INVALID_VALUE", "passwordPolicy.id")
+
+
+async def test_deleting_a_policy_while_populations_take_it_leaves_no_dangling_reference(
+    admin, environment
+):
+    """Each race ends either with the policy deleted and no population naming it, or with
+    the delete refused; never with a population pointing at nothing, never a 500."""
+    env_id = environment["id"]
+    for _ in range(5):
+        policy = await create(admin, env_id)
+        deleted, *assigned = await asyncio.gather(
+            admin.delete(f"{policies_path(env_id)}/{policy['id']}"),
+            *(
+                admin.post(
+                    f"/v1/environments/{env_id}/populations",
+                    json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+                )
+                for _ in range(3)
+            ),
+        )
+        assert deleted.status_code in (204, 400), deleted.text
+        assert all(r.status_code in (201, 400) for r in assigned), [r.text for r in assigned]
+        took = sum(r.status_code == 201 for r in assigned)
+        assert (deleted.status_code == 204) == (took == 0)
+
+
+async def test_a_populations_policy_is_enforced_rules_and_all(admin, environment):
+    env_id = environment["id"]
+    policy = await create(
+        admin,
+        env_id,
+        minComplexity=7,
+        alphabetSequenceRule={"maxLength": 2},
+        numberSequenceRule={"maxLength": 2},
+    )
+    population = await admin.post(
+        f"/v1/environments/{env_id}/populations",
+        json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+    )
+    user_id = await new_user(admin, env_id, population={"id": population.json()["id"]})
+    weak = "Abc1234!"
+    assert haystack_days(weak) < 7
+    refused = await operate(admin, "PUT", env_id, user_id, SET, {"value": weak})
+    body = assert_error(refused, 400, "INVALID_DATA", "INVALID_VALUE", "value")
+    assert set(body["details"][0]["innerError"]["unsatisfiedRequirements"]) == {
+        "minComplexity",
+        "alphabetSequenceRule",
+        "numberSequenceRule",
+    }
+    strong = "Correct horse, battery staple!"
+    assert haystack_days(strong) >= 7
+    accepted = await operate(admin, "PUT", env_id, user_id, SET, {"value": strong})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["passwordPolicy"] == {"id": policy["id"]}
+
+
+async def test_writing_policies_needs_more_than_reading_them(
+    admin, environment, make_actor: ActorFactory
+):
+    env_id = environment["id"]
+    reader = (await make_actor(("Identity Data Admin", "ENVIRONMENT", env_id))).client
+    assert (await reader.get(policies_path(env_id))).status_code == 200
+    refused = await reader.post(policies_path(env_id), json={"name": unique("p"), **MINIMAL})
+    assert_error(refused, 403, "ACCESS_FAILED")
+    writer = (await make_actor(("Environment Admin", "ENVIRONMENT", env_id))).client
+    created = await writer.post(policies_path(env_id), json={"name": unique("p"), **MINIMAL})
+    assert created.status_code == 201, created.text
