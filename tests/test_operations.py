@@ -69,6 +69,7 @@ from populace.users.wire import (
     MfaEnabled,
     NewUserBody,
     UserBody,
+    UserImportBody,
     UserPatch,
     VerifyStatus,
 )
@@ -84,7 +85,8 @@ READS = [op for op in DISPATCHED if op.method == "GET"]
 
 
 def name_of(op: Operation) -> str:
-    return f"{op.method} {op.path}"
+    named = f"{op.method} {op.path}"
+    return f"{named} ({op.media_type})" if op.media_type else named
 
 
 def by_operation(ops: list[Operation]) -> Any:
@@ -741,6 +743,11 @@ async def new_user_body(ctx: Context) -> dict[str, Any]:
     return {**body, "password": {"value": "2FederateM0re!", "forceChange": False}}
 
 
+async def import_user_body(ctx: Context) -> dict[str, Any]:
+    body = await new_user_body(ctx)
+    return {**body, "lifecycle": {"status": "VERIFICATION_REQUIRED"}, "emailVerified": True}
+
+
 async def user_patch_body(ctx: Context) -> dict[str, Any]:
     body = full_user_body(ctx.world.population_id)
     for read_only in ("population", "enabled", "mfaEnabled"):  # not in a PATCH body
@@ -848,6 +855,7 @@ VALID_BODIES: dict[str | type, BodyFactory] = {
     UserBody: valid_user_body,
     UserPatch: user_patch_body,
     NewUserBody: new_user_body,
+    UserImportBody: import_user_body,
     Enabled: enabled_body,
     MfaEnabled: mfa_enabled_body,
     VerifyStatus: verify_status_body,

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from populace.passwords.wire import CHECK, FORCE_CHANGE, RESET, SET, UNLOCK
+from populace.users.wire import USER_IMPORT
 from tests.conftest import Deployment
 from tests.support import assert_error, bearer, fetch_token, unique
 
@@ -335,3 +336,108 @@ async def test_a_new_user_comes_with_its_password(
     assert (await state(admin, env_id, user_id))["status"] == "MUST_CHANGE_PASSWORD"
     checked = await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
     assert checked.status_code == 200, checked.text
+
+
+def ssha512(secret: bytes) -> str:
+    salt = os.urandom(8)
+    return "{SSHA512}" + base64.b64encode(hashlib.sha512(secret + salt).digest() + salt).decode()
+
+
+async def import_user(
+    admin: httpx.AsyncClient, environment_id: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await admin.post(
+        f"/v1/environments/{environment_id}/users",
+        content=httpx.Request("POST", "/", json=body).content,
+        headers={"Content-Type": USER_IMPORT},
+    )
+
+
+async def test_import_brings_the_lifecycle_and_a_password_hashed_elsewhere(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    username = unique("imported")
+    response = await import_user(
+        admin,
+        env_id,
+        {
+            "username": username,
+            "email": f"{username}@example.com",
+            "lifecycle": {"status": "VERIFICATION_REQUIRED", "suppressVerificationCode": True},
+            "emailVerified": True,
+            "mfaEnabled": True,
+            "password": {"value": ssha512(b"from the old directory"), "forceChange": True},
+        },
+    )
+    assert response.status_code == 201, response.text
+    user = response.json()
+    assert user["lifecycle"] == {"status": "VERIFICATION_REQUIRED"}
+    assert user["emailVerified"] is True and user["mfaEnabled"] is True
+    assert (await admin.get(f"/v1/environments/{env_id}/users/{user['id']}")).json() == user
+    assert (await state(admin, env_id, user["id"]))["status"] == "MUST_CHANGE_PASSWORD"
+    checked = await operate(
+        admin, "POST", env_id, user["id"], CHECK, {"password": "from the old directory"}
+    )
+    assert checked.status_code == 200, checked.text
+
+
+async def test_only_an_import_sets_the_lifecycle(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    username = unique("plain")
+    response = await admin.post(
+        f"/v1/environments/{env_id}/users",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "lifecycle": {"status": "VERIFICATION_REQUIRED"},
+            "emailVerified": True,
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["lifecycle"] == {"status": "ACCOUNT_OK"}
+    assert response.json()["emailVerified"] is False
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        # Formats populace does not verify: the answer lists the ones it does.
+        ("{MD5}X03MO1qnZdYdgyfeuILPmQ==", "SSHA512"),
+        ("{PBKDF2}AAAAAA==", "SSHA512"),
+        # A format confusion: bcrypt's string under the SSHA prefix, and SSHA under bcrypt's.
+        ("{SSHA512}" + bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode(), "{SSHA512}"),
+        ("{BCRYPT}" + base64.b64encode(hashlib.sha512(b"secret").digest()).decode(), "{BCRYPT}"),
+    ],
+)
+async def test_an_import_with_a_hash_populace_cannot_verify_creates_nothing(
+    admin: httpx.AsyncClient, environment: dict[str, Any], value: str, said: str
+) -> None:
+    env_id = environment["id"]
+    username = unique("refused")
+    response = await import_user(
+        admin,
+        env_id,
+        {"username": username, "email": f"{username}@example.com", "password": {"value": value}},
+    )
+    body = assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password.value")
+    assert said in body["details"][0]["message"]
+    listed = await admin.get(
+        f"/v1/environments/{env_id}/users", params={"filter": f'username eq "{username}"'}
+    )
+    assert listed.json()["_embedded"]["users"] == []
+
+
+async def test_an_import_with_a_cleartext_password_meets_the_policy(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    env_id = environment["id"]
+    username = unique("weak")
+    response = await import_user(
+        admin,
+        env_id,
+        {"username": username, "email": f"{username}@example.com", "password": {"value": "abc"}},
+    )
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password.value")

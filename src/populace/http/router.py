@@ -232,14 +232,17 @@ def _plain(media: str) -> str:
 
 
 def _by_media_type(endpoints: dict[str | None, Endpoint]) -> Endpoint:
-    """One endpoint, or one chosen by the request's Content-Type (415 for any other)."""
+    """One endpoint, or one chosen by the request's Content-Type. An operation declared
+    without a media type takes every other Content-Type (``application/json``, the plain
+    create beside ``user.import``); without one, any other is 415."""
     if list(endpoints) == [None]:
         return endpoints[None]
     chosen = {_plain(name): each for name, each in endpoints.items() if name is not None}
     accepted = ", ".join(sorted(name for name in endpoints if name is not None))
+    otherwise = endpoints.get(None)
 
     async def by_media_type(request: Request) -> Response:
-        found = chosen.get(media_type(request))
+        found = chosen.get(media_type(request), otherwise)
         if found is None:
             raise invalid_request(
                 f"The request's Content-Type selects the operation; use one of: {accepted}.",

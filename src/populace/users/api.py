@@ -17,10 +17,12 @@ from populace.users import rules, store
 from populace.users.wire import (
     MEMBER_OF_GROUPS,
     OWN_ATTRIBUTES,
+    USER_IMPORT,
     NewUserBody,
     OwnAttribute,
     User,
     UserBody,
+    UserImportBody,
     UserPatch,
     UserPopulation,
     user_json,
@@ -51,9 +53,7 @@ async def _hash_new_password(services: Services, body: NewUserBody) -> str | Non
     return await password_rules.prepare_new(services.hasher, body.password.value)
 
 
-@router.post(USERS, P.USER_CREATE, partial=True, prepare=_hash_new_password)
-async def create_user(call: Call[NewUserBody]) -> User:
-    """Create a user (with its password, when the body has one)."""
+async def _create(call: Call[Any]) -> User:
     row = await rules.create_user(call.conn, call.access, call.body.to_input())
     password = call.body.password
     if password is not None:
@@ -62,6 +62,19 @@ async def create_user(call: Call[NewUserBody]) -> User:
             password.force_change,
         )  # fmt: skip
     return user_json(call.urls, row)
+
+
+@router.post(USERS, P.USER_CREATE, partial=True, prepare=_hash_new_password)
+async def create_user(call: Call[NewUserBody]) -> User:
+    """Create a user (with its password, when the body has one)."""
+    return await _create(call)
+
+
+@router.post(USERS, P.USER_CREATE, partial=True, prepare=_hash_new_password, media_type=USER_IMPORT)
+async def import_user(call: Call[UserImportBody]) -> User:
+    """Import a user: a create that may also set the lifecycle status and ``emailVerified``,
+    and bring a password hashed elsewhere (``{SSHA512}...``, ``{BCRYPT}...``)."""
+    return await _create(call)
 
 
 @router.get(USER, P.USER_READ, partial=True)

@@ -44,6 +44,8 @@ class UserInput:
     mfa_enabled: bool = False  # set on create only: afterwards through .../mfaEnabled
     population_id: str | None = None
     external_id: str | None = None
+    lifecycle_status: str = "ACCOUNT_OK"  # set by an import only
+    email_verified: bool = False  # set by an import only
     # The rest of the user, spelled as PingOne spells it: address, locale, nickname, title,
     # type, preferredLanguage, timezone, mobilePhone, primaryPhone, photo, and the name's
     # honorificPrefix and honorificSuffix (under "name").
@@ -191,6 +193,8 @@ async def create_user(conn: Connection, access: Access, body: UserInput) -> Row[
                 "population_id": population_id,
                 "enabled": body.enabled,
                 "mfa_enabled": body.mfa_enabled,
+                "lifecycle_status": body.lifecycle_status,
+                "email_verified": body.email_verified,
                 "created_at": at,
                 "updated_at": at,
             },
