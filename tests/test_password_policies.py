@@ -281,3 +281,45 @@ async def test_writing_policies_needs_more_than_reading_them(
     writer = (await make_actor(("Environment Admin", "ENVIRONMENT", env_id))).client
     created = await writer.post(policies_path(env_id), json={"name": unique("p"), **MINIMAL})
     assert created.status_code == 201, created.text
+
+
+async def test_history_keeps_what_the_policy_asks_and_no_more(admin, environment, deployment):
+    """``history.count`` 3: the current password and the two before it cannot come back, and
+    only those two are stored; one set before ``retentionDays`` is forgotten."""
+    from sqlalchemy import func, select, update
+
+    from populace.storage.schema import password_history
+
+    env_id = environment["id"]
+    policy = await create(admin, env_id, history={"count": 3, "retentionDays": 30})
+    population = await admin.post(
+        f"/v1/environments/{env_id}/populations",
+        json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+    )
+    user_id = await new_user(admin, env_id, population={"id": population.json()["id"]})
+
+    async def set_password(value: str) -> httpx.Response:
+        return await operate(admin, "PUT", env_id, user_id, SET, {"value": value})
+
+    async def stored_history() -> int:
+        async with deployment.services.db.read() as conn:
+            query = select(func.count()).where(password_history.c.user_id == user_id)
+            return int(await conn.scalar(query) or 0)
+
+    for value in ("first-1", "second-2", "third-3"):
+        assert (await set_password(value)).status_code == 200
+    refused = await set_password("first-1")
+    assert_error(refused, 400, "INVALID_DATA", "INVALID_VALUE", "value")
+    assert refused.json()["details"][0]["innerError"]["unsatisfiedRequirements"] == ["history"]
+    assert (await set_password("fourth-4")).status_code == 200
+    assert await stored_history() == 2
+    assert (await set_password("first-1")).status_code == 200  # three changes ago: allowed
+    # A password set longer ago than retentionDays is forgotten, however recent its turn.
+    async with deployment.services.db.write() as conn:
+        await conn.execute(
+            update(password_history)
+            .where(password_history.c.user_id == user_id)
+            .values(changed_at=password_history.c.changed_at - 31 * 86_400_000)
+        )
+    assert (await set_password("third-3")).status_code == 200
+    assert await stored_history() == 1  # only "first-1" (set just now) remains

@@ -93,15 +93,23 @@ def _profile_values(user: Any) -> list[str]:
     return [value for value in values if value]
 
 
+def _history_window(state: PasswordState) -> tuple[int, int]:
+    """The policy's ``history``: how many earlier passwords the rule compares with besides
+    the current one (``count - 1``), and the oldest time one of them may have been set."""
+    history = state.settings.get("history") or {}
+    days = history.get("retentionDays")
+    return max(0, history.get("count", 0) - 1), state.now - days * DAY_MS if days else 0
+
+
 async def _load(db: Database, access: Access, user_id: str) -> tuple[PasswordState, list[str]]:
     """The password state and the hashes the history rule compares with, read in a short
     read that ends before any hashing (a connection is not held while threads hash)."""
     async with db.read() as conn:
         state = await read_state(conn, access, user_id)
-        count = (state.settings.get("history") or {}).get("count") or 0
         earlier = []
-        if count and state.stored is not None:
-            previous = await store.history(conn, access.environment, user_id, count - 1)
+        if state.settings.get("history") and state.stored is not None:
+            keep, since = _history_window(state)
+            previous = await store.history(conn, access.environment, user_id, keep, since)
             earlier = [state.stored.hash, *previous]
     return state, earlier
 
@@ -195,7 +203,12 @@ async def _store(
 ) -> PasswordState:
     async with db.write() as conn:
         await user_rules.read_user(conn, access, user.id, for_update=True)  # gone meanwhile: 404
-        await store.put(conn, access.environment, user.id, hashed, must_change, now_ms())
+        state = await _state(conn, access.environment, user)
+        keep, since = _history_window(state)
+        await store.put(
+            conn, access.environment, user.id, hashed, must_change, state.now,
+            keep=keep, since=since,
+        )  # fmt: skip
         return await _state(conn, access.environment, user)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from populace.storage.database import Connection
 from populace.storage.schema import password_history, user_passwords
@@ -24,9 +24,19 @@ async def get(conn: Connection, environment_id: str, user_id: str) -> Row[Any] |
 
 
 async def put(
-    conn: Connection, environment_id: str, user_id: str, hashed: str, must_change: bool, at: int
-) -> Row[Any]:
-    """Set a user's password (failures and lock cleared); the earlier one joins its history."""
+    conn: Connection,
+    environment_id: str,
+    user_id: str,
+    hashed: str,
+    must_change: bool,
+    at: int,
+    *,
+    keep: int = 0,
+    since: int = 0,
+) -> None:
+    """Set a user's password (failures and lock cleared). The earlier one joins its history,
+    of which only the ``keep`` newest set at ``since`` or later are kept (the policy's
+    ``history``): nothing older than the policy asks for is stored."""
     current = await get(conn, environment_id, user_id)
     values = {
         "hash": hashed,
@@ -39,7 +49,8 @@ async def put(
         await conn.execute(
             insert(user_passwords).values(environment_id=environment_id, user_id=user_id, **values)
         )
-    else:
+        return
+    if keep:
         await conn.execute(
             insert(password_history).values(
                 environment_id=environment_id,
@@ -49,12 +60,16 @@ async def put(
                 changed_at=current.changed_at,
             )
         )
-        await conn.execute(
-            update(user_passwords).where(_of(environment_id, user_id)).values(values)
-        )
-    row = await get(conn, environment_id, user_id)
-    assert row is not None
-    return row
+    await conn.execute(update(user_passwords).where(_of(environment_id, user_id)).values(values))
+    await _trim_history(conn, environment_id, user_id, keep, since)
+
+
+async def _trim_history(
+    conn: Connection, environment_id: str, user_id: str, keep: int, since: int
+) -> None:
+    mine = (h.environment_id == environment_id) & (h.user_id == user_id)
+    newest = select(h.id).where(mine, h.changed_at >= since).order_by(h.changed_at.desc())
+    await conn.execute(delete(password_history).where(mine, h.id.not_in(newest.limit(keep))))
 
 
 async def update_state(
@@ -106,11 +121,14 @@ async def clear_attempts(
     return row is not None and (row.locked_until is None or row.locked_until <= now)
 
 
-async def history(conn: Connection, environment_id: str, user_id: str, newest: int) -> list[str]:
-    """The hashes of the user's ``newest`` earlier passwords, newest first."""
+async def history(
+    conn: Connection, environment_id: str, user_id: str, newest: int, since: int
+) -> list[str]:
+    """The hashes of the user's ``newest`` earlier passwords set at ``since`` or later,
+    newest first."""
     query = (
         select(h.hash)
-        .where(h.environment_id == environment_id, h.user_id == user_id)
+        .where(h.environment_id == environment_id, h.user_id == user_id, h.changed_at >= since)
         .order_by(h.changed_at.desc())
         .limit(newest)
     )
