@@ -268,11 +268,33 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(
     answers = await asyncio.gather(
         *(operate(admin, "POST", env_id, user_id, CHECK, {"password": g}) for g in guesses)
     )
-    checked = [
-        a for a in answers if a.json().get("details", [{}])[0].get("code") != "PASSWORD_LOCKED_OUT"
-    ]
+    codes = [a.json().get("details", [{}])[0].get("code") for a in answers]
+    # Refused unchecked: locked, or past the attempts the lockout allows at once (429).
+    assert all(
+        a.status_code == 429 or code in ("PASSWORD_LOCKED_OUT", "INVALID_VALUE", None)
+        for a, code in zip(answers, codes, strict=True)
+    ), [a.text for a in answers]
+    checked = [a for a, code in zip(answers, codes, strict=True) if code in ("INVALID_VALUE", None)]
     assert len(checked) <= 5, [a.text for a in checked]
     assert (await state(admin, env_id, user_id))["status"] in ("PASSWORD_LOCKED_OUT", "OK")
+
+
+async def test_parallel_checks_of_the_right_password_never_lock_it(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """More right answers at once than the lockout's failureCount: each is checked (200) or
+    asked to retry (429); none counts as a failure, so the password stays usable."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    answers = await asyncio.gather(
+        *(operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD}) for _ in range(20))
+    )
+    assert {a.status_code for a in answers} <= {200, 429}, [a.text for a in answers]
+    assert any(a.status_code == 200 for a in answers)
+    assert (await state(admin, env_id, user_id))["status"] == "OK"
+    again = await operate(admin, "POST", env_id, user_id, CHECK, {"password": GOOD})
+    assert again.status_code == 200, again.text
 
 
 async def test_imported_hash_costs_are_bounded_and_bcrypt_limits_hold(

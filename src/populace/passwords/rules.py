@@ -15,7 +15,7 @@ from typing import Any
 
 from populace.auth.guard import Access
 from populace.configuration import store as configuration_store
-from populace.errors import ApiError, invalid_data
+from populace.errors import ApiError, Detail, invalid_data
 from populace.passwords import hashing, policy, store
 from populace.passwords.hashing import Hasher, UnsupportedHash
 from populace.populations import store as population_store
@@ -254,8 +254,9 @@ async def _verify(
 ) -> None:
     """The password must match; otherwise 400. Each attempt is counted before the hash is
     checked, atomically (every process and every parallel request shares the count), so no
-    more attempts than the lockout allows are ever checked; the attempt past the limit locks
-    the password. A match clears the count, unless the password got locked meanwhile."""
+    more attempts than the lockout allows are checked at once: one past them is answered 429
+    unchecked and uncounted, and the failure that reaches the limit locks the password. A
+    match clears the count, unless the password got locked meanwhile."""
     environment_id, user_id = access.environment, state.user.id
     if state.stored is None:
         await hasher.check(None, password)  # as long as a real check
@@ -266,13 +267,10 @@ async def _verify(
         attempt = await store.count_attempt(conn, environment_id, user_id, now_ms())
         if attempt is None:  # locked (or the password went away meanwhile)
             raise _locked(await _seconds_locked(conn, environment_id, user_id))
-        if limit and attempt.failed_checks > limit:
-            locked_until = now_ms() + duration * 1000
-            await store.update_state(
-                conn, environment_id, user_id, failed_checks=0, locked_until=locked_until
-            )
     if limit and attempt.failed_checks > limit:
-        raise _locked(duration)
+        async with db.write() as conn:
+            await store.uncount_attempt(conn, environment_id, user_id)
+        raise _busy(user_id)
     checked = await hasher.check(attempt.hash, password)
     async with db.write() as conn:
         if checked.matches:
@@ -287,6 +285,24 @@ async def _verify(
                 conn, environment_id, user_id, failed_checks=0, locked_until=locked_until
             )
     raise invalid_data("INVALID_VALUE", target, "The password is not correct.")
+
+
+def _busy(user_id: str) -> ApiError:
+    """As many attempts as the lockout allows are being checked: this one waits its turn."""
+    return ApiError(
+        429,
+        "REQUEST_LIMITED",
+        "The request could not be completed. Too many requests.",
+        [
+            Detail(
+                "LIMIT_EXCEEDED",
+                "Too many attempts at this user's password are being checked at once; retry.",
+                "password",
+                {"retryAfter": 1},
+            )
+        ],
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _seconds_locked(conn: Connection, environment_id: str, user_id: str) -> int:

@@ -102,6 +102,16 @@ async def count_attempt(
     return (await conn.execute(statement)).first()
 
 
+async def uncount_attempt(conn: Connection, environment_id: str, user_id: str) -> None:
+    """Take back an attempt that was not checked (never below zero: a match may have cleared
+    the count meanwhile)."""
+    await conn.execute(
+        update(user_passwords)
+        .where(_of(environment_id, user_id), pw.failed_checks > 0)
+        .values(failed_checks=pw.failed_checks - 1)
+    )
+
+
 async def clear_attempts(
     conn: Connection,
     environment_id: str,
