@@ -28,6 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import func, inspect, select
 
+from populace.passwords.wire import CHECK, UNLOCK
 from populace.storage.database import Database
 from populace.storage.migrate import alembic_config
 from populace.storage.schema import organizations
@@ -47,6 +48,7 @@ _POPULACE_VARIABLES = (
     "POPULACE_ADMIN_CLIENT_ID",
     "POPULACE_ADMIN_CLIENT_SECRET",
     "POPULACE_DATABASE_URL",
+    "POPULACE_PASSWORD_HASH_COST",
     "POPULACE_RATE_LIMIT",
     "POPULACE_REDIS_URL",
     "POPULACE_TOKEN_LIFETIME_SECONDS",
@@ -548,6 +550,62 @@ def test_concurrent_deletes_keep_the_last_population(
             remaining = api.populations(environment_id)
             assert len(remaining) == 1, remaining
             assert remaining[0]["id"] in ids
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
+
+
+def password_operation(api: Api, path: str, media_type: str, body: Any = None) -> httpx.Response:
+    content = b"" if body is None else httpx.Request("POST", "/", json=body).content
+    return httpx.post(
+        api.base_url + path,
+        content=content,
+        headers={**api.headers, "Content-Type": media_type},
+        timeout=TIMEOUT,
+    )
+
+
+@pytest.mark.slow
+def test_password_lockout_is_shared_across_processes(
+    empty_database: str, launch: ServerFactory
+) -> None:
+    """Failed checks on either process count toward one lockout (the Standard policy's five);
+    a lock set by one holds on the other, and an unlock on either lifts it for both."""
+    cheap = {"POPULACE_PASSWORD_HASH_COST": "cheap"}
+    server_a, server_b = launch(empty_database, cheap), launch(empty_database, cheap)
+    shown = printed(server_a.log())
+    token = fetch_token(server_a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    a, b = Api(server_a.url, token), Api(server_b.url, token)
+    environment_id = a.create_environment()["id"]
+    name = unique("locked")
+    user = a.post(
+        f"/v1/environments/{environment_id}/users",
+        {"username": name, "email": f"{name}@example.com", "password": {"value": "2FederateM0re!"}},
+    )
+    assert user.status_code == 201, user.text
+    path = f"/v1/environments/{environment_id}/users/{user.json()['id']}/password"
+
+    def check(api: Api, password: str) -> httpx.Response:
+        return password_operation(api, path, CHECK, {"password": password})
+
+    for attempt in range(5):  # alternately on each process
+        wrong = check((a, b)[attempt % 2], f"Wrong-{attempt}!")
+        assert error_detail(wrong) == (400, "INVALID_DATA", ["INVALID_VALUE"]), wrong.text
+    for api in (a, b):
+        assert api.get(path).json()["status"] == "PASSWORD_LOCKED_OUT"
+        refused = check(api, "2FederateM0re!")
+        assert error_detail(refused) == (400, "INVALID_DATA", ["PASSWORD_LOCKED_OUT"]), refused.text
+    unlocked = password_operation(b, path, UNLOCK)
+    assert unlocked.status_code == 200, unlocked.text
+    assert check(a, "2FederateM0re!").status_code == 200
+
+    # Twenty wrong guesses at once, half on each process: at most five are checked.
+    responses = concurrently([partial(check, (a, b)[i % 2], f"Guess-{i}!") for i in range(20)])
+    checked = [r for r in responses if error_detail(r)[2] == ["INVALID_VALUE"]]
+    assert len(checked) <= 5, [r.text for r in responses]
+    for response in responses:
+        assert response.status_code == 429 or error_detail(response)[2] in (
+            ["INVALID_VALUE"],
+            ["PASSWORD_LOCKED_OUT"],
+        ), response.text
     assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
 
 
