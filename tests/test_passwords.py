@@ -463,3 +463,29 @@ async def test_an_import_with_a_cleartext_password_meets_the_policy(
         {"username": username, "email": f"{username}@example.com", "password": {"value": "abc"}},
     )
     assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password.value")
+
+
+async def test_a_user_without_a_password_costs_a_check_as_a_wrong_password_does(
+    admin: httpx.AsyncClient,
+    environment: dict[str, Any],
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not timed (the machine's speed must not matter): the hashes verified are counted. A
+    user with no password has a dummy hash checked, so the answer takes as long."""
+    env_id = environment["id"]
+    with_password, without = await new_user(admin, env_id), await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, with_password, SET, {"value": GOOD})
+    hasher = deployment.services.hasher
+    verified: list[str] = []
+    real_matches = hasher._argon2_matches
+
+    def counting_matches(stored: str, password: str) -> bool:
+        verified.append(stored)
+        return real_matches(stored, password)
+
+    monkeypatch.setattr(hasher, "_argon2_matches", counting_matches)
+    for user_id in (with_password, without):
+        response = await operate(admin, "POST", env_id, user_id, CHECK, {"password": OTHER})
+        assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
+    assert len(verified) == 2 and all(h.startswith("$argon2id$") for h in verified)
