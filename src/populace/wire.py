@@ -6,6 +6,7 @@ Request and response shapes are msgspec Structs; the same Structs feed the OpenA
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -85,7 +86,14 @@ def now_ms() -> int:
 def iso_ms(epoch_ms: int) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2022-02-07T22:17:16.241Z``."""
     seconds, millis = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_iso_seconds(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_seconds(seconds: int) -> str:
+    # A page's rows were mostly written in the same few seconds (an import writes thousands
+    # a second): each second is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 _UUID_RE = re.compile(

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 from populace.users.rules import UserInput
-from populace.wire import UNSET, Links, Ref, Resource, UnsetType, Urls, iso_ms
+from populace.wire import UNSET, Link, Links, Ref, Resource, UnsetType, Urls, iso_ms
 
 
 class Name(msgspec.Struct, omit_defaults=True, rename="camel"):
@@ -243,20 +243,23 @@ def user_json(
     ids = groups is not None and "memberOfGroupIDs" in include
     names = groups is not None and "memberOfGroupNames" in include
     environment_id = row.environment_id
-    path = _user_path(row)
     profile = dict(row.profile or {})
     honorifics = profile.pop("name", {})
-    name = Name(
-        row.name_given, row.name_family, row.name_middle, row.name_formatted, **_snake(honorifics)
-    )
+    given, family, middle, formatted = (
+        row.name_given, row.name_family, row.name_middle, row.name_formatted
+    )  # fmt: skip
+    named = bool(honorifics) or any(part is not None for part in (given, family, middle, formatted))
+    # A list renders a hundred users: each link is built from the user's own prefix.
+    environment = urls.environment(environment_id).href
+    user = f"{environment}/users/{row.id}"
     return User(
         links={
-            "self": urls.environment(environment_id, path),
-            "environment": urls.environment(environment_id),
-            "population": urls.environment(environment_id, f"/populations/{row.population_id}"),
-            "memberOfGroups": urls.environment(environment_id, f"{path}/memberOfGroups"),
-            "enabled": urls.environment(environment_id, f"{path}/enabled"),
-            "mfaEnabled": urls.environment(environment_id, f"{path}/mfaEnabled"),
+            "self": Link(user),
+            "environment": Link(environment),
+            "population": Link(f"{environment}/populations/{row.population_id}"),
+            "memberOfGroups": Link(f"{user}/memberOfGroups"),
+            "enabled": Link(f"{user}/enabled"),
+            "mfaEnabled": Link(f"{user}/mfaEnabled"),
         },
         id=row.id,
         environment=Ref(environment_id),
@@ -270,7 +273,7 @@ def user_json(
         lifecycle=Lifecycle(row.lifecycle_status),
         mfa_enabled=row.mfa_enabled,
         verify_status=row.verify_status,
-        name=UNSET if name == Name() else name,
+        name=Name(given, family, middle, formatted, **_snake(honorifics)) if named else UNSET,
         external_id=row.external_id,
         member_of_group_ids=[group.id for group in groups or ()] if ids else UNSET,
         member_of_group_names=[group.name for group in groups or ()] if names else UNSET,
