@@ -156,8 +156,9 @@ class InlineConnection:
 class ThreadedConnection:
     """A SQLite connection whose statements run in a worker thread, rows fetched there too,
     so a costly read (a list filtered on an unindexed attribute over millions of users)
-    never holds the event loop. Each statement may take at most ``budget`` SQLite virtual
-    machine steps; past that it is interrupted and the request is refused (400)."""
+    never holds the event loop. Each call (a statement, or a list's page and count together)
+    may take at most ``budget`` SQLite virtual machine steps; past that it is interrupted and
+    the request is refused (400)."""
 
     PROGRESS_EVERY = 10_000  # VM steps between checks of the budget
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, or_, select
+from sqlalchemy import Connection as SyncConnection
 
 from populace.errors import ApiError, invalid_data, not_found
 from populace.filters import Fields
@@ -76,8 +77,8 @@ def _page(rows: list[Any], limit: int, cursor: Cursor | None) -> Page:
     )
 
 
-async def fetch_page(
-    conn: Connection,
+def fetch_page(
+    sync: SyncConnection,
     query: Select[Any],
     created_at: ColumnElement[int],
     row_id: ColumnElement[str],
@@ -93,7 +94,7 @@ async def fetch_page(
         else:
             query = query.where(or_(created_at > at, and_(created_at == at, row_id > after_id)))
     order = (created_at.desc(), row_id.desc()) if backwards else (created_at, row_id)
-    result = await conn.execute(query.order_by(*order).limit(limit + 1))
+    result = sync.execute(query.order_by(*order).limit(limit + 1))
     plain = _plain_row(tuple(result.keys()))
     return _page([plain._make(row) for row in result.all()], limit, cursor)
 
@@ -111,10 +112,10 @@ def _plain_row(columns: tuple[str, ...]) -> Any:
     return plain
 
 
-async def count_rows(conn: Connection, query: Select[Any]) -> int:
+def count_rows(sync: SyncConnection, query: Select[Any]) -> int:
     """How many rows ``query`` selects, counted by the database."""
     counted = query.with_only_columns(func.count(), maintain_column_froms=True)
-    return int(await conn.scalar(counted) or 0)
+    return int(sync.scalar(counted) or 0)
 
 
 def page_of(rows: Sequence[Any], limit: int, cursor: Cursor | None) -> Page:
@@ -191,14 +192,21 @@ class TableRows:
             await self._parent_within_reach(conn, wanted)
         query = self.query(wanted)
         columns = self.table.c
-        page = await fetch_page(
-            conn, query, columns.created_at, columns.id, wanted.size, wanted.cursor
-        )
-        if not wanted.with_count:
-            return page, None
-        if wanted.condition is None and self.unfiltered_count is not None:
-            return page, await self.unfiltered_count(conn, wanted)
-        return page, await count_rows(conn, query)
+        kept_count = wanted.condition is None and self.unfiltered_count is not None
+        counted = wanted.with_count and not kept_count
+
+        def page_and_count(sync: SyncConnection) -> tuple[Page, int | None]:
+            # Both statements in one call: a costly list's run in one worker thread's turn.
+            page = fetch_page(
+                sync, query, columns.created_at, columns.id, wanted.size, wanted.cursor
+            )
+            return page, count_rows(sync, query) if counted else None
+
+        page, count = await conn.run_sync(page_and_count)
+        if wanted.with_count and kept_count:
+            assert self.unfiltered_count is not None
+            count = await self.unfiltered_count(conn, wanted)
+        return page, count
 
     async def find(self, conn: Connection, ids: Mapping[str, str], item_id: str) -> Row[Any] | None:
         """One item of the list, by its id, read alone."""
