@@ -161,3 +161,17 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def record_calls(monkeypatch: Any, target: Any, method: str) -> list[tuple[Any, ...]]:
+    """Wrap ``target.method`` for the test: it still runs, and the arguments of every call
+    are appended to the list returned (counting work instead of timing it)."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(target, method)
+
+    def recording(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(target, method, recording)
+    return calls

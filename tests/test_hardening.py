@@ -53,7 +53,7 @@ from populace.storage.schema import (
 )
 from populace.users.importer import import_users
 from tests.conftest import BASE_URL, Deployment
-from tests.support import ServerProcess, assert_error, bearer, fetch_token, unique
+from tests.support import ServerProcess, assert_error, bearer, fetch_token, record_calls, unique
 
 Json = dict[str, Any]
 GRANT = {"grant_type": "client_credentials"}
@@ -716,15 +716,7 @@ async def test_unknown_and_known_client_ids_do_the_same_secret_work(
     environment_id = environment["id"]
     application_id = await new_worker(admin, environment_id)
     secret = await read_secret(admin, environment_id, application_id)
-    box = deployment.services.box
-    compared: list[str] = []
-    original = box._compare
-
-    def counting(sealed: str, candidate: str) -> bool:
-        compared.append(candidate)
-        return original(sealed, candidate)
-
-    monkeypatch.setattr(box, "_compare", counting)
+    compared = record_calls(monkeypatch, deployment.services.box, "_compare")
     path = f"/{environment_id}/as/token"
     cases = {
         "known client, wrong secret": (application_id, "wrong-secret", 401),
@@ -736,7 +728,7 @@ async def test_unknown_and_known_client_ids_do_the_same_secret_work(
         compared.clear()
         response = await client.post(path, data=GRANT, auth=(client_id, presented))
         assert response.status_code == status, (case, response.text)
-        assert compared == [presented], case
+        assert [candidate for _, candidate in compared] == [presented], case
 
 
 # -- 6. input --------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ from populace.users.wire import (
 )
 from tests.conftest import BASE_URL, Deployment, EnvironmentFactory
 from tests.support import assert_error, unique
+from tests.test_password_policies import FULL as FULL_POLICY
 from tests.test_user_profile import PROFILE
 
 OPERATIONS: list[Operation] = [op for router in ROUTERS for op in router.operations]
@@ -769,26 +770,12 @@ async def verify_status_body(ctx: Context) -> dict[str, Any]:
 
 async def password_policy_body(ctx: Context) -> dict[str, Any]:
     """Every rule PingOne defines; ``default`` so that it may replace the default policy."""
+    sequences = ("qwertySequenceRule", "shiftedNumberRowSequenceRule")
     return {
         "name": unique("policy"),
-        "description": "A policy",
+        **FULL_POLICY,
         "default": True,
-        "excludesCommonlyUsed": True,
-        "excludesProfileData": True,
-        "notSimilarToCurrent": True,
-        "length": {"min": 12, "max": 255},
-        "minCharacters": {"0123456789": 1, "abcdefghijklmnopqrstuvwxyz": 1},
-        "maxRepeatedCharacters": 2,
-        "minUniqueCharacters": 5,
-        "minComplexity": 7,
-        "history": {"count": 10, "retentionDays": 150},
-        "lockout": {"failureCount": 5, "durationSeconds": 30},
-        "maxAgeDays": 35,
-        "minAgeDays": 2,
-        "alphabetSequenceRule": {"maxLength": 3},
-        "numberSequenceRule": {"maxLength": 3},
-        "qwertySequenceRule": {"maxLength": 3},
-        "shiftedNumberRowSequenceRule": {"maxLength": 3},
+        **{rule: {"maxLength": 3} for rule in sequences},
     }
 
 

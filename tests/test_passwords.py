@@ -16,7 +16,7 @@ import pytest
 from populace.passwords.wire import CHECK, FORCE_CHANGE, RESET, SET, UNLOCK
 from populace.users.wire import USER_IMPORT
 from tests.conftest import Deployment
-from tests.support import assert_error, bearer, fetch_token, unique
+from tests.support import assert_error, bearer, fetch_token, record_calls, unique
 
 GOOD = "2FederateM0re!"  # meets PingOne's Standard policy
 OTHER = "Sk1es-Are-Blue?"
@@ -476,16 +476,8 @@ async def test_a_user_without_a_password_costs_a_check_as_a_wrong_password_does(
     env_id = environment["id"]
     with_password, without = await new_user(admin, env_id), await new_user(admin, env_id)
     await operate(admin, "PUT", env_id, with_password, SET, {"value": GOOD})
-    hasher = deployment.services.hasher
-    verified: list[str] = []
-    real_matches = hasher._argon2_matches
-
-    def counting_matches(stored: str, password: str) -> bool:
-        verified.append(stored)
-        return real_matches(stored, password)
-
-    monkeypatch.setattr(hasher, "_argon2_matches", counting_matches)
+    verified = record_calls(monkeypatch, deployment.services.hasher, "_argon2_matches")
     for user_id in (with_password, without):
         response = await operate(admin, "POST", env_id, user_id, CHECK, {"password": OTHER})
         assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
-    assert len(verified) == 2 and all(h.startswith("$argon2id$") for h in verified)
+    assert len(verified) == 2 and all(stored.startswith("$argon2id$") for stored, _ in verified)

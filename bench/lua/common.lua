@@ -78,6 +78,17 @@ end
 
 -- A counter per thread, for unique names: "<prefix>-t<thread>-<n>".
 local sequence = 0
+-- The non-empty lines of a file (ids, paths), in order.
+function common.lines(path)
+  local lines = {}
+  for line in io.lines(path) do
+    if line ~= "" then
+      lines[#lines + 1] = line
+    end
+  end
+  return lines
+end
+
 function common.unique()
   sequence = sequence + 1
   return string.format("%s-t%d-%d", common.prefix, thread_id or 0, sequence)

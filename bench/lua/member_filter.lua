@@ -4,12 +4,7 @@ local common = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local path = common.env("BENCH_PATH")
 local headers = { ["Authorization"] = "Bearer " .. common.env("BENCH_TOKEN") }
-local ids = {}
-for line in io.lines(common.env("BENCH_IDS_FILE")) do
-  if line ~= "" then
-    ids[#ids + 1] = line
-  end
-end
+local ids = common.lines(common.env("BENCH_IDS_FILE"))
 local n = 0
 
 function request()

@@ -9,12 +9,7 @@ local headers = {
   ["Content-Type"] = "application/vnd.pingidentity.password.check+json",
 }
 local body = '{"password":"' .. common.env("BENCH_PASSWORD") .. '"}'
-local paths = {}
-for line in io.lines(common.env("BENCH_PATHS_FILE")) do
-  if line ~= "" then
-    paths[#paths + 1] = line
-  end
-end
+local paths = common.lines(common.env("BENCH_PATHS_FILE"))
 local n = 0
 
 function request()

@@ -100,6 +100,19 @@ def constraint_violation(message: str) -> ApiError:
     return invalid_data("CONSTRAINT_VIOLATION", None, message)
 
 
+def request_limited(
+    message: str, retry_after: int, target: str | None = None, **inner: Any
+) -> ApiError:
+    """429 REQUEST_LIMITED with ``Retry-After``: a detail LIMIT_EXCEEDED saying which limit."""
+    return ApiError(
+        429,
+        "REQUEST_LIMITED",
+        "The request could not be completed. Too many requests.",
+        [Detail("LIMIT_EXCEEDED", message, target, {"retryAfter": retry_after, **inner})],
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def forbidden() -> ApiError:
     return ApiError(
         403,

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from populace.auth.actors import bearer_claims
-from populace.errors import ApiError, Detail
+from populace.errors import ApiError, request_limited
 from populace.http.responses import error_response
 from populace.services import Services
 from populace.storage.database import Database
@@ -100,19 +100,7 @@ class RedisCounter:
 def _limited(limit: int, seconds: int, now: float, what: str) -> ApiError:
     window_end = (int(now) // seconds + 1) * seconds
     retry_after = max(1, int(window_end - now + 0.999))
-    return ApiError(
-        429,
-        "REQUEST_LIMITED",
-        "The request could not be completed. Too many requests.",
-        [
-            Detail(
-                "LIMIT_EXCEEDED",
-                what,
-                inner_error={"retryAfter": retry_after, "quotaLimit": limit},
-            )
-        ],
-        headers={"Retry-After": str(retry_after)},
-    )
+    return request_limited(what, retry_after, quotaLimit=limit)
 
 
 class RateLimiter:

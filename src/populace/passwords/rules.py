@@ -15,7 +15,7 @@ from typing import Any
 
 from populace.auth.guard import Access
 from populace.configuration import store as configuration_store
-from populace.errors import ApiError, Detail, invalid_data
+from populace.errors import ApiError, invalid_data, request_limited
 from populace.passwords import hashing, policy, store
 from populace.passwords.hashing import Hasher, UnsupportedHash
 from populace.populations import store as population_store
@@ -289,19 +289,10 @@ async def _verify(
 
 def _busy(user_id: str) -> ApiError:
     """As many attempts as the lockout allows are being checked: this one waits its turn."""
-    return ApiError(
-        429,
-        "REQUEST_LIMITED",
-        "The request could not be completed. Too many requests.",
-        [
-            Detail(
-                "LIMIT_EXCEEDED",
-                "Too many attempts at this user's password are being checked at once; retry.",
-                "password",
-                {"retryAfter": 1},
-            )
-        ],
-        headers={"Retry-After": "1"},
+    return request_limited(
+        "Too many attempts at this user's password are being checked at once; retry.",
+        retry_after=1,
+        target="password",
     )
 
 
