@@ -61,8 +61,14 @@ from populace.environments.wire import EnvironmentBody
 from populace.filters import PathField
 from populace.groups.wire import GroupBody
 from populace.http.router import Operation
+from populace.passwords.wire import (
+    SEND_RECOVERY_CODE,
+    PasswordCheck,
+    PasswordRecover,
+    PasswordReset,
+    PasswordSet,
+)
 from populace.passwords.wire import SET as PASSWORD_SET
-from populace.passwords.wire import PasswordCheck, PasswordReset, PasswordSet
 from populace.populations.wire import PopulationBody
 from populace.users.wire import (
     Enabled,
@@ -117,6 +123,7 @@ class World:
     role_id: str
     roles: dict[str, str]  # role name to id
     foreign_environment_id: str  # the administrators' environment: not the test's
+    message_id: str  # a recovery code sent to ``user_id``, in populace's outbox
 
 
 def subject_assignment(world: World, path: str) -> str:
@@ -140,6 +147,7 @@ PARAMETERS: dict[str, Callable[[World, str], str]] = {
     "orgID": lambda w, _: w.organization_id,
     "licenseID": lambda w, _: w.license_id,
     "roleID": lambda w, _: w.role_id,
+    "messageID": lambda w, _: w.message_id,
 }
 
 
@@ -250,6 +258,11 @@ async def world(
             ("groups", group_id),
         )
     }
+    sent = await admin.post(
+        f"{base}/users/{user_id}/password", headers={"Content-Type": SEND_RECOVERY_CODE}
+    )
+    assert sent.status_code == 200, sent.text
+    messages = (await admin.get(f"/_populace/environments/{environment_id}/messages")).json()
     policies = (await admin.get(f"{base}/passwordPolicies")).json()
     themes = (await admin.get(f"{base}/themes")).json()
     return World(
@@ -267,6 +280,7 @@ async def world(
         role_id=role_ids["Identity Data Read Only"],
         roles=role_ids,
         foreign_environment_id=deployment.admin.environment_id,
+        message_id=messages["_embedded"]["messages"][0]["id"],
     )
 
 
@@ -430,6 +444,23 @@ async def new_environment(ctx: Context) -> str:
     return str((await ctx.make_environment())["id"])
 
 
+async def new_message(ctx: Context) -> str:
+    """A recovery code sent to a new user with a password; the listed item is the message."""
+    users = fill("/v1/environments/{envID}/users", ctx.world)
+    body = {**full_user_body(ctx.world.population_id), "password": {"value": "2FederateM0re!"}}
+    user_id = await created_id(ctx.admin.post(users, json=body))
+    sent = await ctx.admin.post(
+        f"{users}/{user_id}/password",
+        headers={"Content-Type": SEND_RECOVERY_CODE},
+    )
+    assert sent.status_code == 200, sent.text
+    listed = await ctx.admin.get(
+        fill("/_populace/environments/{envID}/messages", ctx.world),
+        params={"filter": f'user.id eq "{user_id}"'},
+    )
+    return str(listed.json()["_embedded"]["messages"][0]["id"])
+
+
 # One entry per list: by operation id where two lists share an ``_embedded`` key (the two
 # ``groupMemberships`` lists), else by that key. A new list without one fails its tests.
 ITEM_FACTORIES: dict[str, ItemFactory | FixedSize] = {
@@ -448,6 +479,7 @@ ITEM_FACTORIES: dict[str, ItemFactory | FixedSize] = {
     "licenses": FixedSize("made at bootstrap"),
     "organizations": FixedSize("made at bootstrap"),
     "roles": FixedSize("a catalog in the code"),
+    "messages": new_message,
 }
 
 
@@ -831,6 +863,21 @@ async def password_check_body(ctx: Context) -> dict[str, Any]:
     return {"password": "2FederateM0re!"}
 
 
+async def password_recover_body(ctx: Context) -> dict[str, Any]:
+    """A code sent to the test's user just now (each is used once), and a new password."""
+    sent = await ctx.admin.post(
+        fill("/v1/environments/{envID}/users/{userID}/password", ctx.world),
+        headers={"Content-Type": SEND_RECOVERY_CODE},
+    )
+    assert sent.status_code == 200, sent.text
+    listed = await ctx.admin.get(
+        fill("/_populace/environments/{envID}/messages", ctx.world),
+        params={"filter": f'user.id eq "{ctx.world.user_id}"', "limit": 1000},
+    )
+    code = listed.json()["_embedded"]["messages"][-1]["content"]["recoveryCode"]
+    return {"recoveryCode": code, "newPassword": f"N3w-{unique('pw')}!"}
+
+
 # A valid body for the path's objects, by operation id (first) or by body struct; each call
 # gives a new one (fresh names), with every optional field set so every field gets checked.
 VALID_BODIES: dict[str | type, BodyFactory] = {
@@ -849,6 +896,7 @@ VALID_BODIES: dict[str | type, BodyFactory] = {
     PasswordSet: password_set_body,
     PasswordReset: password_reset_body,
     PasswordCheck: password_check_body,
+    PasswordRecover: password_recover_body,
     GroupBody: valid_group_body,
     PasswordPolicyBody: password_policy_body,
     EnvironmentBody: environment_body,

@@ -45,6 +45,8 @@ from populace.http.responses import error_response, json_response
 from populace.http.router import ApiRouter, routes
 from populace.oauth.api import router as oauth_router
 from populace.organizations.api import router as organizations_router
+from populace.outbox.api import CONTROL_API
+from populace.outbox.api import router as outbox_router
 from populace.passwords.api import router as passwords_router
 from populace.passwords.hashing import Hasher
 from populace.populations.api import router as populations_router
@@ -69,6 +71,7 @@ ROUTERS: list[ApiRouter] = [
     assignments_router,
     organizations_router,
     roles_router,
+    outbox_router,
 ]
 MANAGEMENT_API = "/v1"
 AUTHORIZATION_SERVER = "/{envID}/as"
@@ -182,8 +185,8 @@ async def _openapi(request: Request) -> Response:
 
 def surfaces() -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
-    client; what it does not serve falls back to 405, 501 or 404) and the authorization
-    server of each environment."""
+    client; what it does not serve falls back to 405, 501 or 404), the authorization server
+    of each environment, and populace's own control API."""
     served = routes(ROUTERS, MANAGEMENT_API)
     fallback = Fallback(served, pingone_operations())
     return [
@@ -193,6 +196,7 @@ def surfaces() -> list[BaseRoute]:
             middleware=[Middleware(RateLimitMiddleware)],
         ),
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
+        Mount(CONTROL_API, routes=routes(ROUTERS, CONTROL_API)),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
 

@@ -74,6 +74,10 @@ class Urls:
     def environment(self, environment_id: str, path: str = "") -> Link:
         return self.api(f"environments/{environment_id}{path}")
 
+    def control(self, path: str) -> Link:
+        """A link into populace's own control API (``/_populace``)."""
+        return Link(href=f"{self.base}/_populace/{path}")
+
 
 def new_id() -> str:
     return str(uuid.uuid4())

@@ -41,6 +41,8 @@ class Permission(StrEnum):
     GROUP_DELETE = "dir:delete:group"
     MEMBERSHIP_READ = "dir:read:groupMembership"
     MEMBERSHIP_UPDATE = "dir:update:groupMembership"
+    # populace's own control API (``/_populace``): Organization Admins only.
+    EMULATOR_CONTROL = "populace:control:emulator"
 
 
 class ScopeType(StrEnum):

@@ -9,10 +9,13 @@ from populace.passwords import rules
 from populace.passwords.wire import (
     CHECK,
     FORCE_CHANGE,
+    RECOVER,
     RESET,
+    SEND_RECOVERY_CODE,
     SET,
     UNLOCK,
     PasswordCheck,
+    PasswordRecover,
     PasswordReset,
     PasswordSet,
     PasswordState,
@@ -79,4 +82,24 @@ async def unlock_password(call: Call[None]) -> PasswordState:
 async def force_password_change(call: Call[None]) -> PasswordState:
     """Make a user change the password at the next sign-on."""
     state = await rules.force_change(call.services.db, call.access, call.param("userID"))
+    return password_state_json(call.urls, state)
+
+
+@router.post(PASSWORD, P.PASSWORD_SET, partial=True, media_type=SEND_RECOVERY_CODE, status=200)
+async def send_recovery_code(call: Call[None]) -> PasswordState:
+    """Send the user a password recovery code (to populace's outbox: ``/_populace``)."""
+    state = await rules.send_recovery_code(call.conn, call.access, call.param("userID"))
+    return password_state_json(call.urls, state)
+
+
+@router.post(
+    PASSWORD, P.PASSWORD_SET, partial=True, media_type=RECOVER, own_writes=True, status=200
+)
+async def recover_password(call: Call[PasswordRecover]) -> PasswordState:
+    """Set a new password with the recovery code the user was sent."""
+    body, services = call.body, call.services
+    state = await rules.recover(
+        services.db, call.access, services.hasher, call.param("userID"),
+        body.recovery_code, body.new_password,
+    )  # fmt: skip
     return password_state_json(call.urls, state)

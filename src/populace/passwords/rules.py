@@ -9,6 +9,9 @@ counted (and may lock the password) even though the request then fails.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 from populace.auth.guard import Access
 from populace.configuration import store as configuration_store
 from populace.errors import ApiError, invalid_data, request_limited
+from populace.outbox import store as outbox
 from populace.passwords import hashing, policy, store
 from populace.passwords.hashing import Hasher, UnsupportedHash
 from populace.populations import store as population_store
@@ -338,3 +342,65 @@ def unlock(db: Database, access: Access, user_id: str) -> Awaitable[PasswordStat
 def force_change(db: Database, access: Access, user_id: str) -> Awaitable[PasswordState]:
     """``password.forceChange``: the user must change the password at the next sign-on."""
     return _change_state(db, access, user_id, must_change=True)
+
+
+# Recovery codes: PingOne's are 8 characters, valid 5 minutes, and 5 wrong ones end the code.
+RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off an e-mail
+RECOVERY_CODE_LENGTH = 8
+RECOVERY_SECONDS = 300
+RECOVERY_ATTEMPTS = 5
+RECOVERY_MESSAGE = "PASSWORD_RECOVERY"
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def send_recovery_code(conn: Connection, access: Access, user_id: str) -> PasswordState:
+    """``password.sendRecoveryCode``: a new code for the user, delivered to the outbox (to
+    the user's e-mail), unless the user is disabled, has no password or is locked out, as
+    PingOne does not send one then. The answer is the same either way."""
+    user = await user_rules.read_user(conn, access, user_id, for_update=True)
+    state = await _state(conn, access.environment, user)
+    if user.enabled and state.status not in ("NO_PASSWORD", "PASSWORD_LOCKED_OUT"):
+        code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        expires_at = state.now + RECOVERY_SECONDS * 1000
+        await store.start_recovery(conn, access.environment, user.id, _code_hash(code), expires_at)
+        await outbox.deliver(
+            conn, access.environment, user.id, RECOVERY_MESSAGE, user.email,
+            {"recoveryCode": code}, at=state.now, expires_at=expires_at,
+        )  # fmt: skip
+    return state
+
+
+async def recover(
+    db: Database, access: Access, hasher: Hasher, user_id: str, code: str, new_password: str
+) -> PasswordState:
+    """``password.recover+json``: the code sent last, within its five minutes, sets a new
+    password that meets the whole policy (and lifts a lockout). Every try is counted before
+    the code is compared, in one statement, so no more than five are ever compared."""
+    new_password = _bounded(new_password, "newPassword")
+    state, earlier = await _load(db, access, user_id)
+    async with db.write() as conn:
+        attempt = await store.count_recovery_attempt(
+            conn, access.environment, user_id, now_ms(), RECOVERY_ATTEMPTS
+        )
+    if attempt is None:
+        raise invalid_data(
+            "INVALID_VALUE",
+            "recoveryCode",
+            "No recovery code is valid: none was sent, it expired, or the maximum password "
+            "recovery failures exceeded.",
+        )
+    if not hmac.compare_digest(attempt.recovery_hash, _code_hash(code)):
+        raise invalid_data("INVALID_VALUE", "recoveryCode", "The recovery code is not correct.")
+    failed = await _policy_failures(state, hasher, earlier, new_password, None)
+    if failed:
+        raise _refused("newPassword", failed)
+    hashed = await hasher.hash(new_password)
+    async with db.write() as conn:
+        if not await store.end_recovery(conn, access.environment, user_id, attempt.recovery_hash):
+            raise invalid_data(
+                "INVALID_VALUE", "recoveryCode", "The recovery code was replaced or used."
+            )
+    return await _store(db, access, state.user, hashed, False)

@@ -44,6 +44,10 @@ async def put(
         "changed_at": at,
         "failed_checks": 0,
         "locked_until": None,
+        # A new password ends a recovery in progress: its code would set another.
+        "recovery_hash": None,
+        "recovery_expires_at": None,
+        "recovery_failures": 0,
     }
     if current is None:
         await conn.execute(
@@ -143,3 +147,44 @@ async def history(
         .limit(newest)
     )
     return list((await conn.scalars(query)).all())
+
+
+async def start_recovery(
+    conn: Connection, environment_id: str, user_id: str, code_hash: str, expires_at: int
+) -> None:
+    """A new recovery code replaces any earlier one, with no failures against it yet."""
+    await conn.execute(
+        update(user_passwords)
+        .where(_of(environment_id, user_id))
+        .values(recovery_hash=code_hash, recovery_expires_at=expires_at, recovery_failures=0)
+    )
+
+
+async def count_recovery_attempt(
+    conn: Connection, environment_id: str, user_id: str, now: int, limit: int
+) -> Row[Any] | None:
+    """One more try of the user's recovery code, counted in one statement (every process
+    shares the count); None when there is no code to try: none sent, expired, or tried
+    ``limit`` times already."""
+    statement = (
+        update(user_passwords)
+        .where(
+            _of(environment_id, user_id),
+            pw.recovery_hash.is_not(None),
+            pw.recovery_expires_at > now,
+            pw.recovery_failures < limit,
+        )
+        .values(recovery_failures=pw.recovery_failures + 1)
+        .returning(*user_passwords.c)
+    )
+    return (await conn.execute(statement)).first()
+
+
+async def end_recovery(conn: Connection, environment_id: str, user_id: str, code_hash: str) -> bool:
+    """The code is used up; False when it was replaced or ended meanwhile."""
+    result = await conn.execute(
+        update(user_passwords)
+        .where(_of(environment_id, user_id), pw.recovery_hash == code_hash)
+        .values(recovery_hash=None, recovery_expires_at=None, recovery_failures=0)
+    )
+    return result.rowcount == 1

@@ -14,6 +14,8 @@ RESET = "application/vnd.pingidentity.password.reset+json"
 CHECK = "application/vnd.pingidentity.password.check+json"
 UNLOCK = "application/vnd.pingidentity.password.unlock+json"
 FORCE_CHANGE = "application/vnd.pingidentity.password.forceChange"
+SEND_RECOVERY_CODE = "application/vnd.pingidentity.password.sendRecoveryCode"
+RECOVER = "application/vnd.pingidentity.password.recover+json"
 
 
 class PasswordSet(msgspec.Struct, kw_only=True, rename="camel"):
@@ -25,6 +27,11 @@ class PasswordSet(msgspec.Struct, kw_only=True, rename="camel"):
 class PasswordReset(msgspec.Struct, kw_only=True, rename="camel"):
     new_password: str
     current_password: str | None = None
+
+
+class PasswordRecover(msgspec.Struct, kw_only=True, rename="camel"):
+    recovery_code: str
+    new_password: str
 
 
 class PasswordCheck(msgspec.Struct):

@@ -348,6 +348,11 @@ user_passwords = Table(
     Column("changed_at", BigInteger, nullable=False),
     Column("failed_checks", Integer, nullable=False, server_default="0"),
     Column("locked_until", BigInteger),
+    # The recovery code last sent (its SHA-256: it lives minutes, and is checked at most
+    # RECOVERY_ATTEMPTS times), until when it holds, and the wrong codes tried against it.
+    Column("recovery_hash", String(64)),
+    Column("recovery_expires_at", BigInteger),
+    Column("recovery_failures", Integer, nullable=False, server_default="0"),
     _user_fk(),
 )
 
@@ -370,4 +375,20 @@ rate_windows = Table(
     Column("client_id", String(64), primary_key=True),
     Column("window", BigInteger, primary_key=True),
     Column("count", BigInteger, nullable=False),
+)
+
+# What populace would have delivered (PingOne e-mails recovery codes): an emulator's mailbox,
+# read through the control API. Kept until the user or the environment goes.
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    *_in_environment(),
+    Column("user_id", ID, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("expires_at", BigInteger),
+    *_times(),
+    _user_fk(),
+    Index(None, "environment_id", "created_at", "id"),
 )

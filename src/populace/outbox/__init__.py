@@ -1,0 +1,1 @@
+"""An emulator's mailbox: what populace would have delivered (recovery codes)."""
