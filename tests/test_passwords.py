@@ -481,3 +481,31 @@ async def test_a_user_without_a_password_costs_a_check_as_a_wrong_password_does(
         response = await operate(admin, "POST", env_id, user_id, CHECK, {"password": OTHER})
         assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
     assert len(verified) == 2 and all(stored.startswith("$argon2id$") for stored, _ in verified)
+
+
+@pytest.mark.parametrize(
+    ("media_type", "content"),
+    [
+        (SET, b'{"value": "Bad-\xff\xfe-Passw0rd!"}'),
+        (SET, b'{"value": "Lone-\\ud800-Passw0rd!"}'),
+        (CHECK, b'{"password": "\xed\xa0\x80"}'),
+        (RESET, b'{"newPassword": "Trunc-\xe2\x82", "currentPassword": "x"}'),
+    ],
+)
+async def test_passwords_that_are_not_text_are_refused(
+    admin: httpx.AsyncClient, environment: dict[str, Any], media_type: str, content: bytes
+) -> None:
+    """Invalid UTF-8 and lone surrogates never reach the hasher: 400, and nothing changes."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    before = await state(admin, env_id, user_id)
+    method = "PUT" if media_type in (SET, RESET) else "POST"
+    response = await admin.request(
+        method,
+        password_path(env_id, user_id),
+        content=content,
+        headers={"Content-Type": media_type},
+    )
+    assert_error(response, 400, "INVALID_REQUEST")  # not JSON text: refused as it is read
+    assert await state(admin, env_id, user_id) == before
