@@ -123,7 +123,7 @@ class World:
     role_id: str
     roles: dict[str, str]  # role name to id
     foreign_environment_id: str  # the administrators' environment: not the test's
-    message_id: str  # a recovery code sent to ``user_id``, in populace's outbox
+    message_id: str  # a recovery code sent to another user, in populace's outbox
 
 
 def subject_assignment(world: World, path: str) -> str:
@@ -258,8 +258,12 @@ async def world(
             ("groups", group_id),
         )
     }
+    # The world's message is another user's code: a new code for ``user_id`` (each recover
+    # test sends one) discards that user's earlier codes, and must not change the world.
+    recipient = {**user_body(population_id), "password": {"value": "2FederateM0re!"}}
+    recipient_id = await created_id(admin.post(f"{base}/users", json=recipient))
     sent = await admin.post(
-        f"{base}/users/{user_id}/password", headers={"Content-Type": SEND_RECOVERY_CODE}
+        f"{base}/users/{recipient_id}/password", headers={"Content-Type": SEND_RECOVERY_CODE}
     )
     assert sent.status_code == 200, sent.text
     messages = (await admin.get(f"/_populace/environments/{environment_id}/messages")).json()

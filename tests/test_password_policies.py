@@ -119,6 +119,7 @@ async def test_names_are_unique_without_case(admin, environment):
         ({"minCharacters": {"ABC": 1}}, "minCharacters"),
         ({"minCharacters": {"0123456789": 0}}, "minCharacters.0123456789"),
         ({"history": {"count": 0, "retentionDays": 1}}, "history.count"),
+        ({"history": {"count": 25, "retentionDays": 1}}, "history.count"),
         ({"lockout": {"failureCount": 1, "durationSeconds": 0}}, "lockout.durationSeconds"),
         ({"minAgeDays": 2, "maxAgeDays": 23}, "maxAgeDays"),
         ({"minAgeDays": 0}, "minAgeDays"),
@@ -323,3 +324,71 @@ async def test_history_keeps_what_the_policy_asks_and_no_more(admin, environment
         )
     assert (await set_password("third-3")).status_code == 200
     assert await stored_history() == 1  # only "first-1" (set just now) remains
+
+
+async def test_a_lowered_failure_count_never_leaves_a_password_unusable(
+    admin, environment, deployment
+):
+    """Seven failures under a lockout of ten, then the policy lowers it to five: once no
+    attempt is in flight, the next check is checked (not refused forever as "in flight"),
+    and a wrong one locks."""
+    from sqlalchemy import update
+
+    from populace.passwords.store import STALE_ATTEMPTS_MS
+    from populace.passwords.wire import CHECK
+    from populace.storage.schema import user_passwords
+
+    env_id = environment["id"]
+    lockout = {"failureCount": 10, "durationSeconds": 900}
+    policy = await create(admin, env_id, lockout=lockout)
+    population = await admin.post(
+        f"/v1/environments/{env_id}/populations",
+        json={"name": unique("pop"), "passwordPolicy": {"id": policy["id"]}},
+    )
+    user_id = await new_user(admin, env_id, population={"id": population.json()["id"]})
+    assert (
+        await operate(admin, "PUT", env_id, user_id, SET, {"value": "Right-0ne!"})
+    ).status_code == 200
+    for attempt in range(7):
+        wrong = await operate(admin, "POST", env_id, user_id, CHECK, {"password": f"no-{attempt}"})
+        assert_error(wrong, 400, "INVALID_DATA", "INVALID_VALUE", "password")
+    lowered = await admin.put(
+        f"{policies_path(env_id)}/{policy['id']}",
+        json={"name": policy["name"], **MINIMAL, "lockout": {**lockout, "failureCount": 5}},
+    )
+    assert lowered.status_code == 200, lowered.text
+    async with deployment.services.db.write() as conn:  # time passes: nothing in flight
+        await conn.execute(
+            update(user_passwords)
+            .where(user_passwords.c.user_id == user_id)
+            .values(last_attempt_at=user_passwords.c.last_attempt_at - STALE_ATTEMPTS_MS - 1)
+        )
+    right = await operate(admin, "POST", env_id, user_id, CHECK, {"password": "Right-0ne!"})
+    assert right.status_code == 200, right.text
+    for attempt in range(5):
+        await operate(admin, "POST", env_id, user_id, CHECK, {"password": f"again-{attempt}"})
+    assert (await operate(admin, "GET", env_id, user_id, "")).json()["status"] == (
+        "PASSWORD_LOCKED_OUT"
+    )
+
+
+async def test_replacing_the_default_while_another_becomes_default(admin, environment):
+    """A PUT of the default policy racing creates with ``default: true``: no deadlock (the
+    environment is locked first by both), every request answers, one default remains."""
+    env_id = environment["id"]
+    for _ in range(3):
+        current = next(p for p in await policies(admin, env_id) if p["default"])
+        path = f"{policies_path(env_id)}/{current['id']}"
+        body = {"name": current["name"], **MINIMAL, "default": True}
+        answers = await asyncio.gather(
+            admin.put(path, json=body),
+            *(
+                admin.post(
+                    policies_path(env_id),
+                    json={"name": unique("p"), **MINIMAL, "default": True},
+                )
+                for _ in range(3)
+            ),
+        )
+        assert [a.status_code for a in answers] == [200, 201, 201, 201], [a.text for a in answers]
+        assert len([p for p in await policies(admin, env_id) if p["default"]]) == 1

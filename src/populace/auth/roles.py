@@ -44,6 +44,11 @@ class Permission(StrEnum):
     # populace's own control API (``/_populace``): Organization Admins only.
     EMULATOR_CONTROL = "populace:control:emulator"
 
+    @property
+    def pingone(self) -> bool:
+        """A permission PingOne has (populace's own are not shown among a role's)."""
+        return not self.value.startswith("populace:")
+
 
 class ScopeType(StrEnum):
     ORGANIZATION = "ORGANIZATION"

@@ -28,6 +28,9 @@ AGE_GAP_DAYS = 21
 # Bounds of the counters, wide enough for any real policy, narrow enough that no arithmetic on
 # them (lockout durations in milliseconds, ages in days) can overflow a column.
 MAX_COUNT = 10_000
+# Every change of a password checks it against this many stored hashes, one argon2id check
+# each (a third of a second at the default cost): "Standard" keeps 6.
+MAX_HISTORY = 24
 MAX_DAYS = 36_500
 MAX_SECONDS = 10 * 365 * 86_400
 
@@ -68,7 +71,7 @@ def _checked_settings(body: PasswordPolicyBody) -> dict[str, Any]:
     _within(body.min_unique_characters, "minUniqueCharacters", 1, high or MAX_PASSWORD_LENGTH)
     _within(body.min_complexity, "minComplexity", 1, MAX_DAYS)
     if body.history:
-        _within(body.history.count, "history.count", 1, MAX_COUNT)
+        _within(body.history.count, "history.count", 1, MAX_HISTORY)
         _within(body.history.retention_days, "history.retentionDays", 1, MAX_DAYS)
     if body.lockout:
         _within(body.lockout.failure_count, "lockout.failureCount", 1, MAX_COUNT)
@@ -129,7 +132,11 @@ async def replace_policy(
 ) -> Any:
     """PUT: a full replace; a rule the body omits is no longer enforced."""
     environment_id = access.environment
-    current = await store.lock_policy(conn, environment_id, policy_id)
+    if body.default:
+        # The environment first, as a create does: both then take the other policies' rows
+        # in the same order (no deadlock).
+        await environment_store.lock(conn, environment_id)
+    current = await store.lock_policy(conn, environment_id, policy_id, to_delete=False)
     if current is None:
         raise not_found()
     if current.is_default and not body.default:
@@ -146,7 +153,7 @@ async def replace_policy(
 
 async def delete_policy(conn: Connection, access: Access, policy_id: str) -> None:
     environment_id = access.environment
-    policy = await store.lock_policy(conn, environment_id, policy_id)
+    policy = await store.lock_policy(conn, environment_id, policy_id, to_delete=True)
     if policy is None:
         raise not_found()
     if policy.is_default:

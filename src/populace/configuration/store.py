@@ -128,17 +128,22 @@ async def default_policy_id(conn: Connection, environment_id: str) -> str | None
     return None if row is None else str(row.id)
 
 
-async def lock_policy(conn: Connection, environment_id: str, policy_id: str) -> Any:
-    """The policy's row, locked until the transaction ends, to replace or delete it: None when
-    there is no such policy."""
-    return await _policy_row(conn, environment_id, policy_id, for_update=True)
-
-
-_HELD_POLICY = Prepared(
-    select(pp.id)
-    .where(pp.environment_id == bindparam("environment_id"), pp.id == bindparam("row_id"))
-    .with_for_update(read=True, key_share=True)
+_ONE_POLICY = select(password_policies).where(
+    pp.environment_id == bindparam("environment_id"), pp.id == bindparam("row_id")
 )
+_POLICY_TO_DELETE = Prepared(_ONE_POLICY.with_for_update())
+_POLICY_TO_CHANGE = Prepared(_ONE_POLICY.with_for_update(key_share=True))
+_HELD_POLICY = Prepared(_ONE_POLICY.with_for_update(read=True, key_share=True))
+
+
+async def lock_policy(
+    conn: Connection, environment_id: str, policy_id: str, *, to_delete: bool
+) -> Any:
+    """The policy's row, locked until the transaction ends, to delete it (``FOR UPDATE``:
+    it waits for populations about to name it) or to change it (``FOR NO KEY UPDATE``: they
+    need not wait for that). None when there is no such policy."""
+    query = _POLICY_TO_DELETE if to_delete else _POLICY_TO_CHANGE
+    return await query.first(conn, environment_id=environment_id, row_id=policy_id)
 
 
 async def hold_policy(conn: Connection, environment_id: str, policy_id: str) -> bool:

@@ -58,3 +58,13 @@ async def remove(conn: Connection, environment_id: str, message_id: str) -> bool
         delete(outbox_messages).where(o.environment_id == environment_id, o.id == message_id)
     )
     return result.rowcount == 1
+
+
+async def discard(conn: Connection, environment_id: str, user_id: str, kind: str) -> None:
+    """Drop the user's messages of a kind (a recovery code once it is replaced, used or the
+    password set otherwise: a code that no longer works is not kept readable)."""
+    await conn.execute(
+        delete(outbox_messages).where(
+            o.environment_id == environment_id, o.user_id == user_id, o.type == kind
+        )
+    )

@@ -213,6 +213,7 @@ async def _store(
             conn, access.environment, user.id, hashed, must_change, state.now,
             keep=keep, since=since,
         )  # fmt: skip
+        await outbox.discard(conn, access.environment, user.id, RECOVERY_MESSAGE)  # ends a code
         return await _state(conn, access.environment, user)
 
 
@@ -268,7 +269,7 @@ async def _verify(
     lockout = state.settings.get("lockout") or {}
     limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
     async with db.write() as conn:
-        attempt = await store.count_attempt(conn, environment_id, user_id, now_ms())
+        attempt = await store.count_attempt(conn, environment_id, user_id, now_ms(), limit)
         if attempt is None:  # locked (or the password went away meanwhile)
             raise _locked(await _seconds_locked(conn, environment_id, user_id))
     if limit and attempt.failed_checks > limit:
@@ -366,6 +367,7 @@ async def send_recovery_code(conn: Connection, access: Access, user_id: str) -> 
         code = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
         expires_at = state.now + RECOVERY_SECONDS * 1000
         await store.start_recovery(conn, access.environment, user.id, _code_hash(code), expires_at)
+        await outbox.discard(conn, access.environment, user.id, RECOVERY_MESSAGE)
         await outbox.deliver(
             conn, access.environment, user.id, RECOVERY_MESSAGE, user.email,
             {"recoveryCode": code}, at=state.now, expires_at=expires_at,
@@ -396,6 +398,10 @@ async def recover(
         raise invalid_data("INVALID_VALUE", "recoveryCode", "The recovery code is not correct.")
     failed = await _policy_failures(state, hasher, earlier, new_password, None)
     if failed:
+        async with db.write() as conn:
+            await store.uncount_recovery_attempt(
+                conn, access.environment, user_id, attempt.recovery_hash
+            )
         raise _refused("newPassword", failed)
     hashed = await hasher.hash(new_password)
     async with db.write() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, case, delete, func, insert, select, update
 
 from populace.storage.database import Connection
 from populace.storage.schema import password_history, user_passwords
@@ -92,15 +92,28 @@ def _unlocked(now: int) -> Any:
     return pw.locked_until.is_(None) | (pw.locked_until <= now)
 
 
+# Longer than any check takes: a count past the lockout's with no attempt for this long has
+# no attempt in flight behind it.
+STALE_ATTEMPTS_MS = 60_000
+
+
 async def count_attempt(
-    conn: Connection, environment_id: str, user_id: str, now: int
+    conn: Connection, environment_id: str, user_id: str, now: int, limit: int | None
 ) -> Row[Any] | None:
     """One more attempt at the password, counted in one statement (every process and
-    request shares the count); None when the password is locked (or gone)."""
+    request shares the count); None when the password is locked (or gone). A count at or past
+    ``limit`` with no attempt counted for a while (the policy's count was lowered, or a
+    process died mid-check) restarts at ``limit``: this attempt is checked, and locks if wrong."""
+    counted: Any = pw.failed_checks + 1
+    if limit:
+        stale = (pw.failed_checks >= limit) & (
+            func.coalesce(pw.last_attempt_at, 0) < now - STALE_ATTEMPTS_MS
+        )
+        counted = case((stale, limit), else_=counted)
     statement = (
         update(user_passwords)
         .where(_of(environment_id, user_id), _unlocked(now))
-        .values(failed_checks=pw.failed_checks + 1, locked_until=None)
+        .values(failed_checks=counted, last_attempt_at=now, locked_until=None)
         .returning(*user_passwords.c)
     )
     return (await conn.execute(statement)).first()
@@ -178,6 +191,22 @@ async def count_recovery_attempt(
         .returning(*user_passwords.c)
     )
     return (await conn.execute(statement)).first()
+
+
+async def uncount_recovery_attempt(
+    conn: Connection, environment_id: str, user_id: str, code_hash: str
+) -> None:
+    """Take back a try that had the right code (the new password was refused): only wrong
+    codes use up the code."""
+    await conn.execute(
+        update(user_passwords)
+        .where(
+            _of(environment_id, user_id),
+            pw.recovery_hash == code_hash,
+            pw.recovery_failures > 0,
+        )
+        .values(recovery_failures=pw.recovery_failures - 1)
+    )
 
 
 async def end_recovery(conn: Connection, environment_id: str, user_id: str, code_hash: str) -> bool:

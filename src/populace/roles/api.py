@@ -30,7 +30,7 @@ def role_json(urls: Urls, role: Any) -> Role:
         name=role.name,
         description=role.description,
         applicable_to=sorted(scope.value for scope in role.scopes),
-        permissions=[Ref(p.value) for p in sorted(role.permissions)],
+        permissions=[Ref(p.value) for p in sorted(role.permissions) if p.pingone],
     )
 
 

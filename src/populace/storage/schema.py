@@ -348,6 +348,9 @@ user_passwords = Table(
     Column("changed_at", BigInteger, nullable=False),
     Column("failed_checks", Integer, nullable=False, server_default="0"),
     Column("locked_until", BigInteger),
+    # When the last attempt was counted: a count left past the lockout's (a policy lowered
+    # it, a process died mid-check) is taken back to it once no attempt is in flight.
+    Column("last_attempt_at", BigInteger),
     # The recovery code last sent (its SHA-256: it lives minutes, and is checked at most
     # RECOVERY_ATTEMPTS times), until when it holds, and the wrong codes tried against it.
     Column("recovery_hash", String(64)),

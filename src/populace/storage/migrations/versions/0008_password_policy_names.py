@@ -4,11 +4,17 @@ Policies become writable: ``name_key`` (``names.text_key`` of the name) makes na
 without case, as for populations. Every environment had only its "Standard" policy, so no key
 collides. ``populationCount`` leaves the stored settings (it is counted when read), and so does
 ``minComplexity``, which PingOne's "Standard" policy does not have (and which is now enforced).
+Every environment gets PingOne's other predefined policies, "Basic" and "Passphrase", as new
+environments do.
 """
+
+import time
+import uuid
 
 import sqlalchemy as sa
 from alembic import op
 
+from populace.configuration.store import PREDEFINED_POLICIES
 from populace.names import text_key
 
 revision, down_revision = "0008", "0007"
@@ -37,6 +43,7 @@ def upgrade() -> None:
             .where(policies.c.environment_id == row.environment_id, policies.c.id == row.id)
             .values(name_key=text_key(row.name), settings=settings)
         )
+    _add_predefined(conn, policies)
     with op.batch_alter_table("password_policies", schema=None) as batch_op:
         batch_op.alter_column(
             "name_key",
@@ -49,6 +56,42 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             op.f("uq_password_policies_environment_id_name_key"), ["environment_id", "name_key"]
         )
+
+
+def _add_predefined(conn: sa.Connection, policies: sa.TableClause) -> None:
+    """The predefined policies an environment lacks (by name), never its default."""
+    environments = sa.table("environments", sa.column("id", sa.String()))
+    extended = sa.table(
+        "password_policies",
+        *[sa.column(c.name, c.type) for c in policies.columns],
+        sa.column("description", sa.Text()),
+        sa.column("is_default", sa.Boolean()),
+        sa.column("created_at", sa.BigInteger()),
+        sa.column("updated_at", sa.BigInteger()),
+    )
+    names: dict[str, set[str]] = {}
+    for environment_id, name_key in conn.execute(
+        sa.select(policies.c.environment_id, policies.c.name_key)
+    ):
+        names.setdefault(environment_id, set()).add(name_key)
+    at = time.time_ns() // 1_000_000
+    for (environment_id,) in conn.execute(sa.select(environments.c.id)).all():
+        for offset, (name, description, settings) in enumerate(PREDEFINED_POLICIES):
+            if text_key(name) in names.get(environment_id, set()):
+                continue
+            conn.execute(
+                extended.insert().values(
+                    environment_id=environment_id,
+                    id=str(uuid.uuid4()),
+                    name=name,
+                    name_key=text_key(name),
+                    description=description,
+                    is_default=False,
+                    settings=settings,
+                    created_at=at + offset,
+                    updated_at=at + offset,
+                )
+            )
 
 
 def downgrade() -> None:

@@ -1,5 +1,5 @@
-"""password recovery codes, and the outbox that holds what would be delivered (revision 0009,
-after 0008)"""
+"""password recovery codes, when a password's last attempt was counted, and the outbox that
+holds what would be delivered (revision 0009, after 0008)"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -11,6 +11,7 @@ ID = sa.String(length=36)
 
 def upgrade() -> None:
     with op.batch_alter_table("user_passwords", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_attempt_at", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("recovery_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("recovery_expires_at", sa.BigInteger(), nullable=True))
         batch_op.add_column(
@@ -55,3 +56,4 @@ def downgrade() -> None:
         batch_op.drop_column("recovery_failures")
         batch_op.drop_column("recovery_expires_at")
         batch_op.drop_column("recovery_hash")
+        batch_op.drop_column("last_attempt_at")
