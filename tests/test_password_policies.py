@@ -5,13 +5,18 @@ rules a new policy adds (complexity, sequences) enforced on the passwords of its
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from populace.passwords.policy import haystack_days
 from populace.passwords.wire import SET
+from populace.storage.database import Database
+from populace.storage.migrate import upgrade
+from populace.storage.schema import environments, licenses, organizations, password_policies
 from tests.conftest import ActorFactory
 from tests.support import assert_error, unique
 from tests.test_passwords import new_user, operate
@@ -392,3 +397,82 @@ async def test_replacing_the_default_while_another_becomes_default(admin, enviro
         )
         assert [a.status_code for a in answers] == [200, 201, 201, 201], [a.text for a in answers]
         assert len([p for p in await policies(admin, env_id) if p["default"]]) == 1
+
+
+async def test_migration_0008_keys_names_trims_settings_and_adds_the_predefined_policies(
+    empty_database: str,
+) -> None:
+    """An environment of revision 0007 has only its "Standard" policy, whose stored settings
+    carry ``populationCount`` and ``minComplexity``. After 0008 the policy has its name key and
+    neither setting, stays the default, and "Basic" and "Passphrase" stand beside it."""
+    organization_id, license_id, environment_id = (str(uuid.uuid4()) for _ in range(3))
+    standard_id = str(uuid.uuid4())
+    stored = sa.table(  # the table as revision 0007 has it
+        "password_policies",
+        *[sa.column(name) for name in ("environment_id", "id", "name", "description")],
+        sa.column("is_default", sa.Boolean()),
+        sa.column("settings", sa.JSON()),
+        sa.column("created_at", sa.BigInteger()),
+        sa.column("updated_at", sa.BigInteger()),
+    )
+    db = Database(empty_database)
+    try:
+        await upgrade(db, "0007")
+        async with db.write() as conn:
+            await conn.execute(
+                sa.insert(organizations).values(
+                    id=organization_id, name="populace", created_at=1, updated_at=1
+                )
+            )
+            await conn.execute(
+                sa.insert(licenses).values(
+                    id=license_id,
+                    organization_id=organization_id,
+                    name="populace",
+                    package="INTERNAL",
+                    created_at=1,
+                )
+            )
+            await conn.execute(
+                sa.insert(environments).values(
+                    id=environment_id,
+                    organization_id=organization_id,
+                    name="Old",
+                    name_key="old",
+                    type="SANDBOX",
+                    region="NA",
+                    license_id=license_id,
+                    created_at=1,
+                    updated_at=1,
+                )
+            )
+            await conn.execute(
+                sa.insert(stored).values(
+                    environment_id=environment_id,
+                    id=standard_id,
+                    name="Standard",
+                    description="A standard policy",
+                    is_default=True,
+                    settings={"length": {"min": 8}, "populationCount": 0, "minComplexity": 7},
+                    created_at=1,
+                    updated_at=1,
+                )
+            )
+        await upgrade(db, "head")
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(password_policies).where(
+                        password_policies.c.environment_id == environment_id
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    by_name = {row.name: row for row in rows}
+    assert set(by_name) == {"Standard", "Basic", "Passphrase"}
+    standard = by_name["Standard"]
+    assert (standard.id, standard.is_default, standard.name_key) == (standard_id, True, "standard")
+    assert standard.settings == {"length": {"min": 8}}
+    assert [by_name[name].is_default for name in ("Basic", "Passphrase")] == [False, False]
+    assert by_name["Passphrase"].name_key == "passphrase"

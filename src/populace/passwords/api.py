@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from populace.auth.roles import Permission as P
 from populace.http.dispatch import Call
 from populace.http.router import ApiRouter
@@ -27,6 +30,21 @@ router = ApiRouter("Passwords")
 PASSWORD = "/environments/{envID}/users/{userID}/password"
 
 
+async def _hashing(
+    call: Call[Any],
+    operation: Callable[..., Awaitable[rules.PasswordState]],
+    *args: Any,
+    **options: Any,
+) -> PasswordState:
+    """An operation that may hash or check a password: it opens its own transactions around
+    the hashing (``own_writes``), so it takes the database and the hasher, not a connection."""
+    services = call.services
+    state = await operation(
+        services.db, call.access, services.hasher, call.param("userID"), *args, **options
+    )
+    return password_state_json(call.urls, state)
+
+
 @router.get(PASSWORD, P.USER_READ, partial=True)
 async def read_password_state(call: Call[None]) -> PasswordState:
     """Read a user's password state."""
@@ -37,23 +55,18 @@ async def read_password_state(call: Call[None]) -> PasswordState:
 @router.put(PASSWORD, P.PASSWORD_SET, partial=True, media_type=SET, own_writes=True)
 async def set_password(call: Call[PasswordSet]) -> PasswordState:
     """Set a user's password (an administrator's)."""
-    body, services = call.body, call.services
-    state = await rules.set_password(
-        services.db, call.access, services.hasher, call.param("userID"), body.value,
+    body = call.body
+    return await _hashing(
+        call, rules.set_password, body.value,
         force_change=body.force_change, bypass_policy=body.bypass_policy,
     )  # fmt: skip
-    return password_state_json(call.urls, state)
 
 
 @router.put(PASSWORD, P.PASSWORD_SET, partial=True, media_type=RESET, own_writes=True)
 async def reset_password(call: Call[PasswordReset]) -> PasswordState:
     """Change a user's password (with the current one), or reset it (without)."""
-    body, services = call.body, call.services
-    state = await rules.change_password(
-        services.db, call.access, services.hasher, call.param("userID"),
-        body.new_password, body.current_password,
-    )  # fmt: skip
-    return password_state_json(call.urls, state)
+    body = call.body
+    return await _hashing(call, rules.change_password, body.new_password, body.current_password)
 
 
 @router.post(
@@ -61,12 +74,7 @@ async def reset_password(call: Call[PasswordReset]) -> PasswordState:
 )
 async def check_password(call: Call[PasswordCheck]) -> PasswordState:
     """Check a user's password."""
-    services = call.services
-    state = await rules.check_password(
-        services.db, call.access, services.hasher, call.param("userID"),
-        call.body.password,
-    )  # fmt: skip
-    return password_state_json(call.urls, state)
+    return await _hashing(call, rules.check_password, call.body.password)
 
 
 @router.post(PASSWORD, P.PASSWORD_SET, partial=True, media_type=UNLOCK, own_writes=True, status=200)
@@ -97,9 +105,5 @@ async def send_recovery_code(call: Call[None]) -> PasswordState:
 )
 async def recover_password(call: Call[PasswordRecover]) -> PasswordState:
     """Set a new password with the recovery code the user was sent."""
-    body, services = call.body, call.services
-    state = await rules.recover(
-        services.db, call.access, services.hasher, call.param("userID"),
-        body.recovery_code, body.new_password,
-    )  # fmt: skip
-    return password_state_json(call.urls, state)
+    body = call.body
+    return await _hashing(call, rules.recover, body.recovery_code, body.new_password)

@@ -19,31 +19,36 @@ from populace.names import text_key
 
 revision, down_revision = "0008", "0007"
 
+POLICIES = sa.table(
+    "password_policies",
+    sa.column("environment_id", sa.String()),
+    sa.column("id", sa.String()),
+    sa.column("name", sa.String()),
+    sa.column("name_key", sa.String()),
+    sa.column("description", sa.Text()),
+    sa.column("is_default", sa.Boolean()),
+    sa.column("settings", sa.JSON()),
+    sa.column("created_at", sa.BigInteger()),
+    sa.column("updated_at", sa.BigInteger()),
+)
+
 
 def upgrade() -> None:
     with op.batch_alter_table("password_policies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("name_key", sa.String(length=1024), nullable=True))
-    policies = sa.table(
-        "password_policies",
-        sa.column("environment_id", sa.String()),
-        sa.column("id", sa.String()),
-        sa.column("name", sa.String()),
-        sa.column("name_key", sa.String()),
-        sa.column("settings", sa.JSON()),
-    )
     conn = op.get_bind()
-    for row in conn.execute(sa.select(policies)).all():
+    for row in conn.execute(sa.select(POLICIES)).all():
         settings = {
             key: value
             for key, value in row.settings.items()
             if key not in ("populationCount", "minComplexity")
         }
         conn.execute(
-            policies.update()
-            .where(policies.c.environment_id == row.environment_id, policies.c.id == row.id)
+            POLICIES.update()
+            .where(POLICIES.c.environment_id == row.environment_id, POLICIES.c.id == row.id)
             .values(name_key=text_key(row.name), settings=settings)
         )
-    _add_predefined(conn, policies)
+    _add_predefined(conn)
     with op.batch_alter_table("password_policies", schema=None) as batch_op:
         batch_op.alter_column(
             "name_key",
@@ -58,20 +63,12 @@ def upgrade() -> None:
         )
 
 
-def _add_predefined(conn: sa.Connection, policies: sa.TableClause) -> None:
+def _add_predefined(conn: sa.Connection) -> None:
     """The predefined policies an environment lacks (by name), never its default."""
     environments = sa.table("environments", sa.column("id", sa.String()))
-    extended = sa.table(
-        "password_policies",
-        *[sa.column(c.name, c.type) for c in policies.columns],
-        sa.column("description", sa.Text()),
-        sa.column("is_default", sa.Boolean()),
-        sa.column("created_at", sa.BigInteger()),
-        sa.column("updated_at", sa.BigInteger()),
-    )
     names: dict[str, set[str]] = {}
     for environment_id, name_key in conn.execute(
-        sa.select(policies.c.environment_id, policies.c.name_key)
+        sa.select(POLICIES.c.environment_id, POLICIES.c.name_key)
     ):
         names.setdefault(environment_id, set()).add(name_key)
     at = time.time_ns() // 1_000_000
@@ -80,7 +77,7 @@ def _add_predefined(conn: sa.Connection, policies: sa.TableClause) -> None:
             if text_key(name) in names.get(environment_id, set()):
                 continue
             conn.execute(
-                extended.insert().values(
+                POLICIES.insert().values(
                     environment_id=environment_id,
                     id=str(uuid.uuid4()),
                     name=name,
