@@ -110,6 +110,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    arguments: list[str] = field(default_factory=list)  # more options for ``populace serve``
 
     @property
     def url(self) -> str:
@@ -123,6 +124,7 @@ class ServerProcess:
             "--port", str(self.port),
             "--database", self.database_url,
             "--workers", str(self.workers),
+            *self.arguments,
         ]  # fmt: skip
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(

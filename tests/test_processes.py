@@ -28,6 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import func, inspect, select
 
+from populace.cli import is_loopback
 from populace.passwords.wire import CHECK, UNLOCK
 from populace.storage.database import Database
 from populace.storage.migrate import alembic_config
@@ -78,6 +79,7 @@ class Server(ServerProcess):
             "--database", self.database_url,
             "--workers", str(self.workers),
             "--log-level", "info",
+            *self.arguments,
         ]  # fmt: skip
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -99,9 +101,12 @@ def launch(tmp_path: Path) -> Iterator[ServerFactory]:
     started: list[Server] = []
 
     def start(
-        database_url: str, env: dict[str, str] | None = None, port: int | None = None
+        database_url: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        arguments: tuple[str, ...] = (),
     ) -> Server:
-        server = Server(database_url, env=dict(env or {}))
+        server = Server(database_url, env=dict(env or {}), arguments=list(arguments))
         if port is not None:
             server.port = port
         started.append(server)  # before start(): a server that never got ready is stopped too
@@ -656,3 +661,75 @@ def test_migrate_creates_the_schema_and_is_idempotent(empty_database: str) -> No
     second = run_cli("migrate", "--database", empty_database)
     assert second.returncode == 0, second.stdout + second.stderr
     assert on_database(empty_database, _schema) == (tables, head)
+
+
+def environment_ids(api: Api) -> set[str]:
+    response = api.get("/v1/environments")
+    assert response.status_code == 200, response.text
+    return {e["id"] for e in response.json()["_embedded"]["environments"]}
+
+
+@pytest.mark.slow
+def test_a_snapshot_taken_on_one_process_is_restored_for_both(
+    empty_database: str, launch: ServerFactory
+) -> None:
+    """A snapshot is the database's, not a process's: taken through one server, restored
+    through the other, and both see the restored state at once; a reset likewise."""
+    server_a, server_b = launch(empty_database), launch(empty_database)
+    shown = printed(server_a.log())
+    token = fetch_token(server_a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    a, b = Api(server_a.url, token), Api(server_b.url, token)
+    kept = a.create_environment()["id"]
+    taken = a.post("/_populace/snapshots", {"name": "kept"})
+    assert taken.status_code == 201, taken.text
+    before = environment_ids(a)
+
+    later = b.create_environment()["id"]
+    assert b.delete(f"/v1/environments/{kept}").status_code == 204
+    assert environment_ids(a) == before - {kept} | {later}
+
+    restored = b.post("/_populace/snapshots/kept/restore", None)
+    assert restored.status_code == 204, restored.text
+    assert environment_ids(a) == environment_ids(b) == before
+    users = a.get(f"/v1/environments/{kept}/populations")
+    assert users.status_code == 200, users.text
+
+    reset = a.post("/_populace/reset", None)
+    assert reset.status_code == 204, reset.text
+    assert environment_ids(b) == {shown["envID"]}
+    listed = b.get("/_populace/snapshots").json()["_embedded"]["snapshots"]
+    assert [s["name"] for s in listed] == ["kept"]  # a reset keeps the snapshots
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
+
+
+def test_serve_without_the_control_api_answers_404_under_it(
+    empty_database: str, launch: ServerFactory
+) -> None:
+    """``--no-control`` (the default when listening beyond loopback): /_populace is unknown."""
+    server = launch(empty_database, arguments=("--no-control",))
+    shown = printed(server.log())
+    token = fetch_token(server.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    api = Api(server.url, token)
+    for path in ("/_populace/health", "/_populace/snapshots"):
+        response = api.get(path)
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "NOT_FOUND", response.text
+    assert api.post("/_populace/reset", None).status_code == 404
+    assert api.get("/v1/environments").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.53", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("id.example.com", False),
+    ],
+)
+def test_the_control_api_is_on_by_default_only_on_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback

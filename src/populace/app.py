@@ -27,6 +27,7 @@ from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
 from populace.config import Config
 from populace.configuration.api import router as configuration_router
+from populace.control.api import router as control_router
 from populace.environments.api import router as environments_router
 from populace.errors import (
     ApiError,
@@ -42,10 +43,9 @@ from populace.http.fallback import Fallback, pingone_operations
 from populace.http.limits import RateLimitMiddleware, limits
 from populace.http.openapi import build_document
 from populace.http.responses import error_response, json_response
-from populace.http.router import ApiRouter, routes
+from populace.http.router import CONTROL_API, MANAGEMENT_API, ApiRouter, routes
 from populace.oauth.api import router as oauth_router
 from populace.organizations.api import router as organizations_router
-from populace.outbox.api import CONTROL_API
 from populace.outbox.api import router as outbox_router
 from populace.passwords.api import router as passwords_router
 from populace.passwords.hashing import Hasher
@@ -72,8 +72,8 @@ ROUTERS: list[ApiRouter] = [
     organizations_router,
     roles_router,
     outbox_router,
+    control_router,
 ]
-MANAGEMENT_API = "/v1"
 AUTHORIZATION_SERVER = "/{envID}/as"
 
 
@@ -183,10 +183,11 @@ async def _openapi(request: Request) -> Response:
     return json_response(document)
 
 
-def surfaces() -> list[BaseRoute]:
+def surfaces(control_api: bool = True) -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
     client; what it does not serve falls back to 405, 501 or 404), the authorization server
-    of each environment, and populace's own control API."""
+    of each environment, and populace's own control API (every path of it 404 when it is
+    off)."""
     served = routes(ROUTERS, MANAGEMENT_API)
     fallback = Fallback(served, pingone_operations())
     return [
@@ -196,7 +197,7 @@ def surfaces() -> list[BaseRoute]:
             middleware=[Middleware(RateLimitMiddleware)],
         ),
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
-        Mount(CONTROL_API, routes=routes(ROUTERS, CONTROL_API)),
+        Mount(CONTROL_API, routes=routes(ROUTERS, CONTROL_API) if control_api else []),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
 
@@ -208,13 +209,14 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if services is None:
-            started, _ = await start(config or Config.from_environment())
+            started, _ = await start(settings)
             app.state.services = started
         yield
         await app.state.services.db.dispose()
 
+    settings = services.config if services is not None else config or Config.from_environment()
     app = Starlette(
-        routes=surfaces(),
+        routes=surfaces(settings.control_api),
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

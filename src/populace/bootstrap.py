@@ -131,18 +131,28 @@ async def _admin_application(
     await settings.set_admin_application(conn, environment_id, client_id)
 
 
+async def install_admin(
+    conn: Connection,
+    box: SecretBox,
+    organization_id: str,
+    environment_id: str,
+    client_id: str,
+    secret: str,
+) -> None:
+    """The Administrators environment and its Worker application, with these ids and secret
+    (a first start; the control API's reset)."""
+    await _admin_environment(conn, organization_id, environment_id)
+    await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
+
+
 async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
     organization_id = await organization_store.the_organization_id(conn)
     if organization_id is None:
         organization_id = await _create_organization(conn)
-        environment_id = await _admin_environment(
-            conn,
-            organization_id,
-            _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID"),
-        )
+        environment_id = _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID")
         client_id = _fixed_id(config.admin_client_id, "POPULACE_ADMIN_CLIENT_ID")
         secret = config.admin_client_secret or new_client_secret()
-        await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
+        await install_admin(conn, box, organization_id, environment_id, client_id, secret)
         return AdminCredentials(organization_id, environment_id, client_id, secret, True)
     environment_id, client_id = await settings.admin_application(conn)
     app = await application_store.get(conn, environment_id, client_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -36,6 +37,15 @@ public_url_option = click.option(
     help="The URL clients reach populace at (links, token issuer, discovery); "
     "default: the Host each request names.",
 )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _origin(config: Config, host: str, port: int) -> str:
@@ -86,13 +96,27 @@ def _print_credentials(origin: str, admin: AdminCredentials, *, show_secret: boo
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--log-level", default="warning", show_default=True)
 @public_url_option
+@click.option(
+    "--control/--no-control",
+    default=None,
+    help="Serve the control API (/_populace: reset, snapshots, outbox); "
+    "default: on when listening on a loopback address only.",
+)
 def serve(
-    host: str, port: int, database: str | None, workers: int, log_level: str, public_url: str | None
+    host: str,
+    port: int,
+    database: str | None,
+    workers: int,
+    log_level: str,
+    public_url: str | None,
+    control: bool | None,
 ) -> None:
     """Start the API (migrates and bootstraps an empty database first)."""
     # Worker processes read their configuration from the environment.
     if public_url:
         os.environ["POPULACE_PUBLIC_URL"] = public_url
+    control = is_loopback(host) if control is None else control
+    os.environ["POPULACE_CONTROL_API"] = "1" if control else "0"
     config = Config.from_environment(database)
     admin = asyncio.run(_prepare(config))
     os.environ["POPULACE_DATABASE_URL"] = config.database_url

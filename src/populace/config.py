@@ -48,6 +48,9 @@ class Config:
     # argon2id's cost for password hashes: "standard" (3 passes over 64 MiB), or "cheap" for
     # test suites that set thousands of passwords.
     password_hash_cost: str = "standard"
+    # populace's own control API (/_populace: reset, snapshots, the outbox). `populace serve`
+    # turns it on when it listens on a loopback address only, or when told to (--control).
+    control_api: bool = True
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
@@ -78,4 +81,5 @@ class Config:
             public_url=(env.get("POPULACE_PUBLIC_URL") or "").rstrip("/") or None,
             read_timeout_seconds=float(env.get("POPULACE_READ_TIMEOUT_SECONDS", "30")),
             password_hash_cost=env.get("POPULACE_PASSWORD_HASH_COST", "standard").lower(),
+            control_api=env.get("POPULACE_CONTROL_API", "1") != "0",
         )

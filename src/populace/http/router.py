@@ -41,6 +41,8 @@ Handler = Callable[["Call[Any]"], Awaitable[Any]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 _PARAMETER = re.compile(r"{(\w+)}")
 _STATUS = {"POST": 201, "DELETE": 204}
+MANAGEMENT_API = "/v1"
+CONTROL_API = "/_populace"  # populace's own control API: never under /v1
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ class ApiRouter:
     """One resource's operations, under one mount (``/v1`` unless told otherwise)."""
 
     tag: str
-    prefix: str = "/v1"
+    prefix: str = MANAGEMENT_API
     operations: list[Operation] = field(default_factory=list)
 
     def _declare(

@@ -8,11 +8,9 @@ from populace.auth.roles import Permission as P
 from populace.errors import found, not_found
 from populace.http.dispatch import Call
 from populace.http.lists import Listing
-from populace.http.router import ApiRouter
+from populace.http.router import CONTROL_API, ApiRouter
 from populace.outbox import store
 from populace.outbox.wire import Message, message_json
-
-CONTROL_API = "/_populace"
 
 router = ApiRouter("Emulator: outbox", prefix=CONTROL_API)
 

@@ -423,6 +423,11 @@ class Database:
             await asyncio.sleep(random.uniform(0, 0.01 * attempt))
             attempt += 1
 
+    async def ping(self) -> None:
+        """One round trip to the database (raises what an unreachable one raises)."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncConnection]:
         """A PostgreSQL connection outside any transaction (for advisory locks)."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -394,4 +395,26 @@ outbox_messages = Table(
     *_times(),
     _user_fk(),
     Index(None, "environment_id", "created_at", "id"),
+)
+
+# The control API's snapshots: the directory's whole state under a name, to restore between
+# tests. The content (every directory table's rows, compressed) is apart, so a list of
+# snapshots reads none of it.
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    # The schema revision it was taken at: restored only into the same schema.
+    Column("revision", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),  # bytes of content
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "created_at", "id"),
+)
+
+snapshot_contents = Table(
+    "snapshot_contents",
+    metadata,
+    Column("snapshot_id", ID, ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
 )

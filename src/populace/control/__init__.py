@@ -1,0 +1,1 @@
+"""populace's own control API (``/_populace``): health, reset and snapshots."""

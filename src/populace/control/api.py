@@ -1,0 +1,68 @@
+"""HTTP: populace's own control API under ``/_populace``: health, reset and snapshots. Every
+call but the two health checks needs an Organization Admin's token. No part of PingOne's API."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from populace import __version__
+from populace.auth.roles import Permission as P
+from populace.control import rules, store
+from populace.control.wire import Health, Snapshot, SnapshotBody, snapshot_json
+from populace.errors import ErrorBody
+from populace.http.dispatch import Call, services
+from populace.http.lists import Listing
+from populace.http.responses import json_response
+from populace.http.router import CONTROL_API, ApiRouter
+
+router = ApiRouter("Emulator: control", prefix=CONTROL_API)
+
+SNAPSHOTS = "/snapshots"
+SNAPSHOT = SNAPSHOTS + "/{name}"
+
+
+@router.raw("GET", "/health", response=Health, authenticated=False, errors={})
+async def health(_request: Request) -> Response:
+    """Is the process up (no database work)."""
+    return json_response(Health("UP", __version__))
+
+
+@router.raw("GET", "/ready", response=Health, authenticated=False, errors={503: ErrorBody})
+async def ready(request: Request) -> Response:
+    """Is the process up and its database reachable (503 when it is not)."""
+    await services(request).db.ping()
+    return json_response(Health("READY", __version__))
+
+
+@router.post("/reset", P.EMULATOR_CONTROL)
+async def reset(call: Call[None]) -> None:
+    """Go back to the bootstrap state (same organization, environment, application, secret)."""
+    await rules.reset(call.conn, call.services.config, call.services.box)
+
+
+router.listing(SNAPSHOTS, Listing("snapshots", snapshot_json, store.SNAPSHOTS), P.EMULATOR_CONTROL)
+
+
+@router.post(SNAPSHOTS, P.EMULATOR_CONTROL)
+async def create_snapshot(call: Call[SnapshotBody]) -> Snapshot:
+    """Keep the directory's whole state under a name."""
+    return snapshot_json(call.urls, await rules.take(call.conn, call.body.name))
+
+
+@router.get(SNAPSHOT, P.EMULATOR_CONTROL)
+async def read_snapshot(call: Call[None]) -> Snapshot:
+    """Read a snapshot."""
+    return snapshot_json(call.urls, await rules.read(call.conn, call.param("name")))
+
+
+@router.post(SNAPSHOT + "/restore", P.EMULATOR_CONTROL)
+async def restore_snapshot(call: Call[None]) -> None:
+    """Make the directory what the snapshot holds, at once for every process."""
+    await rules.restore(call.conn, call.param("name"))
+
+
+@router.delete(SNAPSHOT, P.EMULATOR_CONTROL)
+async def delete_snapshot(call: Call[None]) -> None:
+    """Delete a snapshot."""
+    await rules.delete(call.conn, call.param("name"))

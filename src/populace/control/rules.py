@@ -1,0 +1,93 @@
+"""The control API's rules: reset to the bootstrap state, and named snapshots of the whole
+directory. Each runs in the caller's one transaction, so a restore is seen whole or not at all,
+by every process on the database."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from populace import bootstrap
+from populace.applications import store as application_store
+from populace.auth.secrets import SecretBox, new_client_secret
+from populace.config import Config
+from populace.control import state, store
+from populace.errors import found, invalid_data, invalid_request, not_found
+from populace.organizations import store as organization_store
+from populace.storage import settings
+from populace.storage.database import Connection, unique_or
+from populace.storage.schema import licenses, organizations
+from populace.wire import new_id, now_ms
+
+# Names go in paths (``/_populace/snapshots/{name}``) as they are.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+async def reset(conn: Connection, config: Config, box: SecretBox) -> None:
+    """Back to the state of a first start: the organization and its license, an
+    Administrators environment and its Worker application, with the same ids and secret."""
+    organization_id = found(await organization_store.the_organization_id(conn))
+    environment_id, client_id = await settings.admin_application(conn)
+    application = await application_store.get(conn, environment_id, client_id)
+    if application is not None:
+        secret = box.open(application.client_secret)
+    else:  # gone before the reset (`populace admin recover` was not run): made again
+        secret = config.admin_client_secret or new_client_secret()
+    await state.hold(conn, exclusive=True)
+    await conn.run_sync(lambda sync: state.clear(sync, keep=(organizations, licenses)))
+    await bootstrap.install_admin(conn, box, organization_id, environment_id, client_id, secret)
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise invalid_data(
+            "INVALID_VALUE",
+            "name",
+            "A snapshot's name is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit.",
+        )
+    return name
+
+
+def _taken() -> Any:
+    return invalid_data("UNIQUENESS_VIOLATION", "name", "A snapshot with this name exists.")
+
+
+async def take(conn: Connection, name: str) -> Any:
+    """Keep the directory's state under ``name`` (a name in use is refused)."""
+    if await store.get(conn, _checked_name(name)) is not None:
+        raise _taken()
+    await state.hold(conn, exclusive=False)
+    content = await conn.run_sync(state.capture)
+    values = {
+        "id": new_id(),
+        "name": name,
+        "revision": await state.revision(conn),
+        "size": len(content),
+        "created_at": now_ms(),
+    }
+    with unique_or("name", _taken):
+        return await store.insert_snapshot(conn, values, content)
+
+
+async def read(conn: Connection, name: str) -> Any:
+    return found(await store.get(conn, name))
+
+
+async def restore(conn: Connection, name: str) -> None:
+    """The directory becomes what the snapshot holds, at once for every process."""
+    snapshot = found(await store.get(conn, name))
+    current = await state.revision(conn)
+    if snapshot.revision != current:
+        raise invalid_request(
+            f"The snapshot was taken at schema revision {snapshot.revision}; the database is "
+            f"at {current}. Take it again."
+        )
+    content = await store.content(conn, snapshot.id)
+    await state.hold(conn, exclusive=True)
+    await conn.run_sync(lambda sync: state.replace(sync, content))
+
+
+async def delete(conn: Connection, name: str) -> None:
+    if not await store.remove(conn, name):
+        raise not_found()

@@ -1,0 +1,71 @@
+"""The directory's whole state as one value: what snapshots hold, what restore and reset
+replace. This module reads and writes every directory table, but only as rows: it knows no
+table's meaning (each keeps its one owner for that). Deployment infrastructure stays as it is:
+the settings (secret key, bootstrap application), signing keys (tokens stay verifiable), rate
+windows and the snapshots themselves."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy.engine import Connection as SyncConnection
+
+from populace.storage.database import Connection, InlineConnection, ThreadedConnection
+from populace.storage.schema import metadata
+
+INFRASTRUCTURE = {"settings", "signing_keys", "rate_windows", "snapshots", "snapshot_contents"}
+# Parents before children: inserted in this order, cleared in the reverse one. A new table
+# belongs to the state unless it is named above, so no new data is left out of snapshots.
+DIRECTORY: list[Table] = [t for t in metadata.sorted_tables if t.name not in INFRASTRUCTURE]
+_BATCH = 5000  # rows an insert sends at once
+
+
+async def hold(conn: Connection, *, exclusive: bool) -> None:
+    """Hold every directory table until the transaction ends, so what is read or replaced is
+    one moment's state on PostgreSQL too (writes are READ COMMITTED there): shared to read
+    (writers wait), exclusive to replace (readers go on seeing the state before). SQLite's one
+    writer holds everything already."""
+    if isinstance(conn, InlineConnection | ThreadedConnection):
+        return
+    mode = "EXCLUSIVE" if exclusive else "SHARE"
+    names = ", ".join(table.name for table in DIRECTORY)
+    await conn.execute(text(f"LOCK TABLE {names} IN {mode} MODE"))
+
+
+async def revision(conn: Connection) -> str:
+    """The schema revision the database is at (a state is restored only into its own)."""
+    return str(await conn.scalar(text("SELECT version_num FROM alembic_version")))
+
+
+def capture(sync: SyncConnection) -> bytes:
+    """Every directory row, compressed: ``{table: {"columns": [...], "rows": [[...]]}}``."""
+    tables: dict[str, Any] = {}
+    for table in DIRECTORY:
+        result = sync.execute(select(table))
+        columns = [str(column.name) for column in table.columns]  # as select(table) has them
+        tables[str(table.name)] = {"columns": columns, "rows": [tuple(r) for r in result]}
+    return zlib.compress(msgspec.msgpack.encode(tables), 1)
+
+
+def clear(sync: SyncConnection, keep: Iterable[Table] = ()) -> None:
+    """Delete every directory row but the tables in ``keep`` (children first: no cascades)."""
+    kept = set(keep)
+    for table in reversed(DIRECTORY):
+        if table not in kept:
+            sync.execute(delete(table))
+
+
+def replace(sync: SyncConnection, content: bytes) -> None:
+    """The directory becomes exactly what ``capture`` took."""
+    tables = msgspec.msgpack.decode(zlib.decompress(content))
+    clear(sync)
+    for table in DIRECTORY:
+        stored = tables.get(table.name) or {"columns": [], "rows": []}
+        columns, rows = stored["columns"], stored["rows"]
+        for start in range(0, len(rows), _BATCH):
+            batch = [dict(zip(columns, row, strict=True)) for row in rows[start : start + _BATCH]]
+            sync.execute(insert(table), batch)

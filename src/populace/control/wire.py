@@ -1,0 +1,39 @@
+"""The control API on the wire (populace's own, not PingOne's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from populace.wire import Resource, Urls, iso_ms
+
+
+class Health(msgspec.Struct):
+    status: str  # "UP" (the process answers), "READY" (and its database does)
+    version: str
+
+
+class SnapshotBody(msgspec.Struct):
+    name: str
+
+
+class Snapshot(Resource, kw_only=True):
+    name: str
+    revision: str  # the schema revision it was taken at
+    size: int  # bytes it takes, compressed
+    created_at: str
+
+
+def snapshot_json(urls: Urls, row: Any) -> Snapshot:
+    return Snapshot(
+        links={
+            "self": urls.control(f"snapshots/{row.name}"),
+            "restore": urls.control(f"snapshots/{row.name}/restore"),
+        },
+        id=row.id,
+        name=row.name,
+        revision=row.revision,
+        size=row.size,
+        created_at=iso_ms(row.created_at),
+    )

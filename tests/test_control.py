@@ -1,0 +1,305 @@
+"""populace's control API (``/_populace``): health, reset and snapshots, each on a deployment
+of its own (a reset or a restore replaces everything the session's deployment holds)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import update
+
+from populace.app import build_app, start
+from populace.bootstrap import AdminCredentials
+from populace.config import Config
+from populace.passwords.wire import CHECK
+from populace.services import Services
+from populace.storage.database import Database
+from populace.storage.schema import snapshots
+from tests.conftest import BASE_URL
+from tests.support import assert_error, bearer, fetch_token, unique
+from tests.test_passwords import new_user, operate
+
+SNAPSHOTS = "/_populace/snapshots"
+PASSWORD = "2FederateM0re!"
+
+
+@dataclass
+class Emulator:
+    client: httpx.AsyncClient  # carries the bootstrap application's token
+    admin: AdminCredentials
+    services: Services
+    app: Any
+
+    def anonymous(self) -> httpx.AsyncClient:
+        return _client(self.app)
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+
+
+async def _emulator(database_url: str, **settings: Any) -> AsyncIterator[Emulator]:
+    config = Config(database_url=database_url, password_hash_cost="cheap", **settings)
+    services, admin = await start(config)
+    app = build_app(services)
+    async with _client(app) as client:
+        assert admin.client_secret is not None
+        secret = admin.client_secret
+        token = await fetch_token(client, admin.environment_id, admin.client_id, secret)
+        client.headers.update(bearer(token))
+        yield Emulator(client, admin, services, app)
+    await services.db.dispose()
+
+
+@pytest_asyncio.fixture
+async def emulator(empty_database: str) -> AsyncIterator[Emulator]:
+    async for made in _emulator(empty_database):
+        yield made
+
+
+async def created(response: Any) -> dict[str, Any]:
+    answered = await response
+    assert answered.status_code == 201, answered.text
+    return dict(answered.json())
+
+
+async def populate(client: httpx.AsyncClient) -> dict[str, str]:
+    """An environment with a population, a user with a password in a group, and a policy."""
+    license_id = (await client.get("/v1/organizations")).json()["_embedded"]["organizations"]
+    organization_id = license_id[0]["id"]
+    licenses = await client.get(f"/v1/organizations/{organization_id}/licenses")
+    environment = await created(
+        client.post(
+            "/v1/environments",
+            json={
+                "name": unique("env"),
+                "type": "SANDBOX",
+                "region": "NA",
+                "license": {"id": licenses.json()["_embedded"]["licenses"][0]["id"]},
+            },
+        )
+    )
+    base = f"/v1/environments/{environment['id']}"
+    population = await created(client.post(f"{base}/populations", json={"name": "Kept"}))
+    user_id = await new_user(
+        client,
+        environment["id"],
+        population={"id": population["id"]},
+        password={"value": PASSWORD},
+    )
+    group = await created(client.post(f"{base}/groups", json={"name": unique("group")}))
+    await created(client.post(f"{base}/users/{user_id}/memberOfGroups", json={"id": group["id"]}))
+    return {"environment": environment["id"], "user": user_id, "group": group["id"]}
+
+
+async def observed(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Everything an administrator reads of the directory, as the API answers it."""
+    seen: dict[str, Any] = {}
+    environments = (await client.get("/v1/environments")).json()["_embedded"]["environments"]
+    seen["environments"] = environments
+    for environment in environments:
+        base = f"/v1/environments/{environment['id']}"
+        for kind in ("populations", "users", "groups", "applications", "passwordPolicies"):
+            listed = await client.get(f"{base}/{kind}")
+            assert listed.status_code == 200, listed.text
+            seen[f"{base}/{kind}"] = listed.json()["_embedded"][kind]
+        for user in seen[f"{base}/users"]:
+            for part in ("memberOfGroups", "password"):
+                path = f"{base}/users/{user['id']}/{part}"
+                seen[path] = (await client.get(path)).json()
+    return seen
+
+
+async def test_health_and_ready_need_no_token(emulator: Emulator) -> None:
+    async with emulator.anonymous() as anonymous:
+        health = await anonymous.get("/_populace/health")
+        ready = await anonymous.get("/_populace/ready")
+        refused = await anonymous.get(SNAPSHOTS)
+    assert (health.status_code, health.json()["status"]) == (200, "UP"), health.text
+    assert (ready.status_code, ready.json()["status"]) == (200, "READY"), ready.text
+    assert_error(refused, 401, "ACCESS_FAILED")
+
+
+async def test_ready_is_503_when_the_database_cannot_be_reached(tmp_path: Any) -> None:
+    started, _ = await start(Config(database_url=str(tmp_path / "populace.db")))
+    await started.db.dispose()
+    # The same process, its database gone away (nothing listens on port 1).
+    services = dataclasses.replace(started, db=Database("postgresql://postgres@127.0.0.1:1/x"))
+    try:
+        async with _client(build_app(services)) as client:
+            health = await client.get("/_populace/health")
+            ready = await client.get("/_populace/ready")
+    finally:
+        await services.db.dispose()
+    assert health.status_code == 200, health.text
+    assert_error(ready, 503, "SERVICE_UNAVAILABLE")
+
+
+async def test_reset_returns_to_the_bootstrap_state_with_the_same_credentials(
+    emulator: Emulator,
+) -> None:
+    client, admin = emulator.client, emulator.admin
+    bootstrapped = await observed(client)
+    made = await populate(client)
+    assert len(await observed(client)) > len(bootstrapped)
+
+    reset = await client.post("/_populace/reset")
+    assert reset.status_code == 204, reset.text
+
+    after = await observed(client)  # the token taken before the reset still works
+    assert [e["id"] for e in after["environments"]] == [admin.environment_id]
+    assert made["environment"] not in str(after)
+    base = f"/v1/environments/{admin.environment_id}"
+    for kind in ("populations", "passwordPolicies", "applications"):
+        names = sorted(item["name"] for item in after[f"{base}/{kind}"])
+        assert names == sorted(item["name"] for item in bootstrapped[f"{base}/{kind}"]), kind
+    assert [a["id"] for a in after[f"{base}/applications"]] == [admin.client_id]
+    assert admin.client_secret is not None
+    await fetch_token(client, admin.environment_id, admin.client_id, admin.client_secret)
+
+
+async def test_restore_brings_back_exactly_the_state_taken(emulator: Emulator) -> None:
+    client = emulator.client
+    made = await populate(client)
+    before = await observed(client)
+    taken = await created(client.post(SNAPSHOTS, json={"name": "base"}))
+    assert (taken["name"], taken["size"] > 0) == ("base", True), taken
+    assert taken["_links"]["self"]["href"].endswith("/_populace/snapshots/base")
+
+    base = f"/v1/environments/{made['environment']}"
+    await populate(client)  # a second environment, made after the snapshot
+    changed = await client.put(
+        f"{base}/users/{made['user']}/password",
+        json={"value": "An0ther-Secret!"},
+        headers={"Content-Type": "application/vnd.pingidentity.password.set+json"},
+    )
+    assert changed.status_code == 200, changed.text
+    gone = await client.delete(f"{base}/groups/{made['group']}")
+    assert gone.status_code == 204, gone.text
+
+    restored = await client.post(f"{SNAPSHOTS}/base/restore")
+    assert restored.status_code == 204, restored.text
+    assert await observed(client) == before
+    checked = await operate(
+        client, "POST", made["environment"], made["user"], CHECK, {"password": PASSWORD}
+    )
+    assert checked.status_code == 200, checked.text
+    again = await client.post(f"{SNAPSHOTS}/base/restore")  # a snapshot restores many times
+    assert again.status_code == 204, again.text
+    assert await observed(client) == before
+
+
+async def test_snapshots_are_listed_read_and_deleted_by_name(emulator: Emulator) -> None:
+    client = emulator.client
+    for name in ("first", "second.v2", "third_3"):
+        await created(client.post(SNAPSHOTS, json={"name": name}))
+    listed = (await client.get(SNAPSHOTS, params={"limit": 2})).json()
+    assert [s["name"] for s in listed["_embedded"]["snapshots"]] == ["first", "second.v2"]
+    following = (await client.get(listed["_links"]["next"]["href"])).json()
+    assert [s["name"] for s in following["_embedded"]["snapshots"]] == ["third_3"]
+    read = await client.get(f"{SNAPSHOTS}/second.v2")
+    assert read.status_code == 200 and read.json()["name"] == "second.v2", read.text
+
+    deleted = await client.delete(f"{SNAPSHOTS}/first")
+    assert deleted.status_code == 204, deleted.text
+    assert_error(await client.get(f"{SNAPSHOTS}/first"), 404, "NOT_FOUND")
+    assert_error(await client.post(f"{SNAPSHOTS}/first/restore"), 404, "NOT_FOUND")
+    assert_error(await client.delete(f"{SNAPSHOTS}/first"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("name", ["", "-leading", "with space", "a/b", "x" * 129, "ünï"])
+async def test_a_bad_snapshot_name_is_refused(emulator: Emulator, name: str) -> None:
+    refused = await emulator.client.post(SNAPSHOTS, json={"name": name})
+    assert_error(refused, 400, "INVALID_DATA", "INVALID_VALUE", "name")
+    assert (await emulator.client.get(SNAPSHOTS)).json()["count"] == 0
+
+
+async def test_a_snapshot_name_in_use_is_refused_and_keeps_the_first(emulator: Emulator) -> None:
+    client = emulator.client
+    first = await created(client.post(SNAPSHOTS, json={"name": "base"}))
+    await populate(client)
+    refused = await client.post(SNAPSHOTS, json={"name": "base"})
+    assert_error(refused, 400, "INVALID_DATA", "UNIQUENESS_VIOLATION", "name")
+    assert (await client.get(f"{SNAPSHOTS}/base")).json() == first
+
+
+async def test_a_snapshot_of_another_schema_revision_is_not_restored(emulator: Emulator) -> None:
+    client = emulator.client
+    await created(client.post(SNAPSHOTS, json={"name": "old"}))
+    async with emulator.services.db.write() as conn:
+        await conn.execute(update(snapshots).values(revision="0001"))
+    before = await observed(client)
+    refused = await client.post(f"{SNAPSHOTS}/old/restore")
+    assert_error(refused, 400, "INVALID_REQUEST")
+    assert "0001" in refused.json()["message"]
+    assert await observed(client) == before
+
+
+async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulator) -> None:
+    """An Environment Admin of the Administrators environment itself is refused every call
+    but the health checks, and nothing changes."""
+    client, admin = emulator.client, emulator.admin
+    await created(client.post(SNAPSHOTS, json={"name": "kept"}))
+    roles = (await client.get("/v1/roles")).json()["_embedded"]["roles"]
+    role_id = next(r["id"] for r in roles if r["name"] == "Environment Admin")
+    worker = await created(
+        client.post(
+            f"/v1/environments/{admin.environment_id}/applications",
+            json={
+                "name": unique("worker"),
+                "enabled": True,
+                "type": "WORKER",
+                "protocol": "OPENID_CONNECT",
+                "grantTypes": ["CLIENT_CREDENTIALS"],
+                "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
+            },
+        )
+    )
+    app_path = f"/v1/environments/{admin.environment_id}/applications/{worker['id']}"
+    await created(
+        client.post(
+            f"{app_path}/roleAssignments",
+            json={
+                "role": {"id": role_id},
+                "scope": {"type": "ENVIRONMENT", "id": admin.environment_id},
+            },
+        )
+    )
+    secret = (await client.get(f"{app_path}/secret")).json()["secret"]
+    before = await observed(client)
+    async with emulator.anonymous() as other:
+        token = await fetch_token(other, admin.environment_id, worker["id"], secret)
+        other.headers.update(bearer(token))
+        for method, path, body in [
+            ("POST", "/_populace/reset", None),
+            ("GET", SNAPSHOTS, None),
+            ("POST", SNAPSHOTS, {"name": "mine"}),
+            ("GET", f"{SNAPSHOTS}/kept", None),
+            ("POST", f"{SNAPSHOTS}/kept/restore", None),
+            ("DELETE", f"{SNAPSHOTS}/kept", None),
+        ]:
+            refused = await other.request(method, path, json=body)
+            assert_error(refused, 403, "ACCESS_FAILED")
+    assert await observed(client) == before
+    assert [s["name"] for s in (await client.get(SNAPSHOTS)).json()["_embedded"]["snapshots"]] == [
+        "kept"
+    ]
+
+
+async def test_the_control_api_can_be_turned_off(empty_database: str) -> None:
+    """Off, every path under /_populace is unknown (404), health included; /v1 is served."""
+    async for off in _emulator(empty_database, control_api=False):
+        for method, path in [
+            ("GET", "/_populace/health"),
+            ("POST", "/_populace/reset"),
+            ("GET", SNAPSHOTS),
+            ("GET", f"/_populace/environments/{off.admin.environment_id}/messages"),
+        ]:
+            assert_error(await off.client.request(method, path), 404, "NOT_FOUND")
+        assert (await off.client.get("/v1/environments")).status_code == 200
