@@ -29,6 +29,9 @@ from tests.support import Actor, bearer, fetch_token, unique
 
 BASE_URL = "http://populace.test"
 
+# populace's own pytest plugin (populace/testing.py): its fixtures, for the tests of it.
+pytest_plugins = ["populace.testing"]
+
 # No per-example deadline for any property test: CI machines are shared and often loaded, and
 # how fast an example runs is not what these tests check.
 settings.register_profile("populace", deadline=None)

@@ -22,6 +22,7 @@ from populace.storage.database import Database
 from populace.storage.schema import snapshots
 from tests.conftest import BASE_URL
 from tests.support import assert_error, bearer, fetch_token, unique
+from tests.test_operations import application_body
 from tests.test_passwords import new_user, operate
 
 SNAPSHOTS = "/_populace/snapshots"
@@ -248,19 +249,8 @@ async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulat
     await created(client.post(SNAPSHOTS, json={"name": "kept"}))
     roles = (await client.get("/v1/roles")).json()["_embedded"]["roles"]
     role_id = next(r["id"] for r in roles if r["name"] == "Environment Admin")
-    worker = await created(
-        client.post(
-            f"/v1/environments/{admin.environment_id}/applications",
-            json={
-                "name": unique("worker"),
-                "enabled": True,
-                "type": "WORKER",
-                "protocol": "OPENID_CONNECT",
-                "grantTypes": ["CLIENT_CREDENTIALS"],
-                "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
-            },
-        )
-    )
+    applications = f"/v1/environments/{admin.environment_id}/applications"
+    worker = await created(client.post(applications, json=application_body()))
     app_path = f"/v1/environments/{admin.environment_id}/applications/{worker['id']}"
     await created(
         client.post(

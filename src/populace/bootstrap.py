@@ -65,10 +65,10 @@ async def _create_organization(conn: Connection) -> str:
     return organization_id
 
 
-async def _admin_environment(conn: Connection, organization_id: str, wanted_id: str) -> str:
-    """The Administrators environment: ``wanted_id`` if it exists, else a new one."""
+async def _admin_environment(conn: Connection, organization_id: str, wanted_id: str) -> None:
+    """The Administrators environment ``wanted_id``, made if it does not exist."""
     if await environment_store.exists(conn, organization_id, wanted_id):
-        return wanted_id
+        return
     at = now_ms()
     license_id = await organization_store.first_license_id(conn, organization_id)
     taken = await environment_store.name_taken(conn, organization_id, ADMIN_ENVIRONMENT_NAME)
@@ -86,10 +86,9 @@ async def _admin_environment(conn: Connection, organization_id: str, wanted_id: 
             "updated_at": at,
         },
     )
-    return wanted_id
 
 
-async def _admin_application(
+async def install_admin(
     conn: Connection,
     box: SecretBox,
     organization_id: str,
@@ -97,7 +96,10 @@ async def _admin_application(
     client_id: str,
     secret: str,
 ) -> None:
-    """A Worker application holding Organization Admin, recorded as the bootstrap one."""
+    """The Administrators environment (made if it is gone) and a Worker application in it
+    holding Organization Admin, recorded as the bootstrap one, with these ids and secret (a
+    first start, the control API's reset, ``populace admin recover``)."""
+    await _admin_environment(conn, organization_id, environment_id)
     at = now_ms()
     await application_store.insert_application(
         conn,
@@ -131,20 +133,6 @@ async def _admin_application(
     await settings.set_admin_application(conn, environment_id, client_id)
 
 
-async def install_admin(
-    conn: Connection,
-    box: SecretBox,
-    organization_id: str,
-    environment_id: str,
-    client_id: str,
-    secret: str,
-) -> None:
-    """The Administrators environment and its Worker application, with these ids and secret
-    (a first start; the control API's reset)."""
-    await _admin_environment(conn, organization_id, environment_id)
-    await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
-
-
 async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
     organization_id = await organization_store.the_organization_id(conn)
     if organization_id is None:
@@ -173,7 +161,6 @@ async def recover(conn: Connection, box: SecretBox) -> AdminCredentials:
     if organization_id is None:
         raise ValueError("the database has no deployment yet: `populace serve` creates one")
     environment_id, _ = await settings.admin_application(conn)
-    environment_id = await _admin_environment(conn, organization_id, environment_id)
     client_id, secret = new_id(), new_client_secret()
-    await _admin_application(conn, box, organization_id, environment_id, client_id, secret)
+    await install_admin(conn, box, organization_id, environment_id, client_id, secret)
     return AdminCredentials(organization_id, environment_id, client_id, secret, True)
