@@ -23,8 +23,9 @@ node:
 	  $$sudo apt-get update -q && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
 
+# `make serve PORT=8080 DATABASE=postgresql://...` (either may be left out).
 serve: install
-	$(BIN)/populace serve
+	$(BIN)/populace serve $(if $(PORT),--port $(PORT)) $(if $(DATABASE),--database $(DATABASE))
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -177,3 +178,14 @@ def record_calls(monkeypatch: Any, target: Any, method: str) -> list[tuple[Any, 
 
     monkeypatch.setattr(target, method, recording)
     return calls
+
+
+_PRINTED = re.compile(
+    r"^\s+(apiPath|authPath|adminEnvID|adminAppID|adminAppSecret|orgID)\s+(.+?)(?:\s{4}#.*)?$",
+    re.MULTILINE,
+)
+
+
+def printed(output: str) -> dict[str, str]:
+    """The ``name  value`` lines ``serve`` and ``credentials`` print for Postman."""
+    return {name: value.strip() for name, value in _PRINTED.findall(output)}

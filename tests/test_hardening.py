@@ -53,7 +53,15 @@ from populace.storage.schema import (
 )
 from populace.users.importer import import_users
 from tests.conftest import BASE_URL, Deployment
-from tests.support import ServerProcess, assert_error, bearer, fetch_token, record_calls, unique
+from tests.support import (
+    ServerProcess,
+    assert_error,
+    bearer,
+    fetch_token,
+    printed,
+    record_calls,
+    unique,
+)
 
 Json = dict[str, Any]
 GRANT = {"grant_type": "client_credentials"}
@@ -214,16 +222,6 @@ def assert_no_store(response: httpx.Response) -> None:
 def words(text: str) -> str:
     """Output with its line wrapping undone (rich wraps long messages to the terminal)."""
     return " ".join(text.split())
-
-
-_PRINTED = re.compile(
-    r"^\s+(apiPath|authPath|envID|clientId|clientSecret)\s+(.+?)(?:\s{4}#.*)?$", re.MULTILINE
-)
-
-
-def printed(output: str) -> dict[str, str]:
-    """The ``name  value`` lines ``serve``, ``credentials`` and ``admin recover`` print."""
-    return {name: value.strip() for name, value in _PRINTED.findall(output)}
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -486,7 +484,7 @@ def test_serve_credentials_and_admin_recover_after_the_bootstrap_application_is_
         log = words(server.log())
         assert "no longer exists" in log, log
         assert "populace admin recover" in log, log
-        assert "clientSecret" not in log, log
+        assert "adminAppSecret" not in log, log
 
         credentials = run_cli("credentials", "--database", empty_database)
         output = words(credentials.stdout + credentials.stderr)
@@ -496,14 +494,14 @@ def test_serve_credentials_and_admin_recover_after_the_bootstrap_application_is_
         recovered = run_cli("admin", "recover", "--database", empty_database)
         assert recovered.returncode == 0, recovered.stdout + recovered.stderr
         shown = printed(recovered.stdout)
-        assert {"envID", "clientId", "clientSecret"} <= shown.keys(), recovered.stdout
-        assert shown["envID"] == administrators, recovered.stdout
-        assert shown["clientId"] != deleted_client_id, recovered.stdout
+        assert {"adminEnvID", "adminAppID", "adminAppSecret"} <= shown.keys(), recovered.stdout
+        assert shown["adminEnvID"] == administrators, recovered.stdout
+        assert shown["adminAppID"] != deleted_client_id, recovered.stdout
 
         token = httpx.post(
-            f"{server.url}/{shown['envID']}/as/token",
+            f"{server.url}/{shown['adminEnvID']}/as/token",
             data=GRANT,
-            auth=(shown["clientId"], shown["clientSecret"]),
+            auth=(shown["adminAppID"], shown["adminAppSecret"]),
             timeout=DEADLINE_SECONDS,
         )
         assert token.status_code == 200, token.text

@@ -8,9 +8,11 @@ to it over HTTP on 127.0.0.1. Servers are stopped when the test ends, whatever h
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +35,7 @@ from populace.passwords.wire import CHECK, UNLOCK
 from populace.storage.database import Database
 from populace.storage.migrate import alembic_config
 from populace.storage.schema import organizations
-from tests.support import START_SECONDS, ServerProcess, bearer, unique
+from tests.support import START_SECONDS, ServerProcess, bearer, free_port, printed, unique
 
 T = TypeVar("T")
 
@@ -134,16 +136,6 @@ def stop_gracefully(server: Server, sig: int = signal.SIGTERM) -> int:
     assert "Application shutdown complete" in log, f"no graceful shutdown:\n{log}"
     assert "Traceback" not in log, log
     return code
-
-
-_PRINTED = re.compile(
-    r"^\s+(apiPath|authPath|envID|clientId|clientSecret)\s+(.+?)(?:\s{4}#.*)?$", re.MULTILINE
-)
-
-
-def printed(output: str) -> dict[str, str]:
-    """The ``name  value`` lines ``serve`` and ``credentials`` print for Postman."""
-    return {name: value.strip() for name, value in _PRINTED.findall(output)}
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -308,18 +300,20 @@ def test_bootstrap_with_fixed_credentials(empty_database: str, launch: ServerFac
 
     # What the serve output offers for pasting into Postman.
     shown = printed(server.log())
+    organization_id = shown.pop("orgID")
     assert shown == {
         "apiPath": server.url,
         "authPath": server.url,
-        "envID": environment_id,
-        "clientId": client_id,
-        "clientSecret": secret,
+        "adminEnvID": environment_id,
+        "adminAppID": client_id,
+        "adminAppSecret": secret,
     }, server.log()
 
     token = fetch_token(server.url, environment_id, client_id, secret)
     claims = verify_token(server.url, environment_id, token)
     assert claims["client_id"] == client_id
     assert claims["env"] == environment_id
+    assert claims["org"] == organization_id
     assert claims["iss"] == f"{server.url}/{environment_id}/as"
     assert claims["exp"] - claims["iat"] == 3600
     assert {"aud", "scope", "org"} <= claims.keys()
@@ -352,8 +346,19 @@ def test_bootstrap_with_fixed_credentials(empty_database: str, launch: ServerFac
 def test_restart_keeps_keys_and_bootstrap(empty_database: str, launch: ServerFactory) -> None:
     first = launch(empty_database)
     shown = printed(first.log())
-    assert set(shown) == {"apiPath", "authPath", "envID", "clientId", "clientSecret"}, first.log()
-    environment_id, client_id, secret = shown["envID"], shown["clientId"], shown["clientSecret"]
+    assert set(shown) == {
+        "apiPath",
+        "authPath",
+        "adminEnvID",
+        "adminAppID",
+        "adminAppSecret",
+        "orgID",
+    }, first.log()
+    environment_id, client_id, secret = (
+        shown["adminEnvID"],
+        shown["adminAppID"],
+        shown["adminAppSecret"],
+    )
     assert uuid.UUID(environment_id) and uuid.UUID(client_id)
     assert not secret.startswith("("), first.log()  # the first start shows the secret
 
@@ -369,10 +374,10 @@ def test_restart_keeps_keys_and_bootstrap(empty_database: str, launch: ServerFac
     second = launch(empty_database, port=first.port)
     log = second.log()
     shown_again = printed(log)
-    assert shown_again["envID"] == environment_id, log
-    assert shown_again["clientId"] == client_id, log
+    assert shown_again["adminEnvID"] == environment_id, log
+    assert shown_again["adminAppID"] == client_id, log
     assert secret not in log, "the secret is printed only on the bootstrapping start"
-    assert "populace credentials" in shown_again["clientSecret"], log
+    assert "populace credentials" in shown_again["adminAppSecret"], log
 
     # The token issued before the restart still verifies and still works: keys persisted.
     jwks_after = httpx.get(f"{second.url}/{environment_id}/as/jwks", timeout=TIMEOUT).json()
@@ -397,15 +402,15 @@ def test_restart_keeps_keys_and_bootstrap(empty_database: str, launch: ServerFac
     credentials = run_cli("credentials", "--database", empty_database)
     assert credentials.returncode == 0, credentials.stdout + credentials.stderr
     again = printed(credentials.stdout)
-    assert again["envID"] == environment_id, credentials.stdout
-    assert again["clientId"] == client_id, credentials.stdout
-    assert again["clientSecret"] == secret, credentials.stdout
+    assert again["adminEnvID"] == environment_id, credentials.stdout
+    assert again["adminAppID"] == client_id, credentials.stdout
+    assert again["adminAppSecret"] == secret, credentials.stdout
 
     stop_gracefully(second)
 
     # With POPULACE_ADMIN_CLIENT_SECRET set, every start prints it.
     third = launch(empty_database, env={"POPULACE_ADMIN_CLIENT_SECRET": secret})
-    assert printed(third.log())["clientSecret"] == secret, third.log()
+    assert printed(third.log())["adminAppSecret"] == secret, third.log()
     fetch_token(third.url, environment_id, client_id, secret)
     assert count_organizations(empty_database) == 1
     stop_gracefully(third, signal.SIGINT)
@@ -421,7 +426,7 @@ def pair(empty_database: str, launch: ServerFactory) -> tuple[Api, Api, Server, 
     a = launch(empty_database)
     b = launch(empty_database)
     shown = printed(a.log())
-    token = fetch_token(a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    token = fetch_token(a.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"])
     return Api(a.url, token), Api(b.url, token), a, b
 
 
@@ -429,8 +434,11 @@ def pair(empty_database: str, launch: ServerFactory) -> tuple[Api, Api, Server, 
 def test_two_processes_share_tokens_and_data(pair: tuple[Api, Api, Server, Server]) -> None:
     a, b, server_a, server_b = pair
     shown_a, shown_b = printed(server_a.log()), printed(server_b.log())
-    assert shown_a["envID"] == shown_b["envID"] and shown_a["clientId"] == shown_b["clientId"]
-    admin_environment = shown_a["envID"]
+    assert (
+        shown_a["adminEnvID"] == shown_b["adminEnvID"]
+        and shown_a["adminAppID"] == shown_b["adminAppID"]
+    )
+    admin_environment = shown_a["adminEnvID"]
 
     # One key ring: both publish it, and a token of A verifies against B's JWKS and works on B.
     jwks_a = httpx.get(f"{a.base_url}/{admin_environment}/as/jwks", timeout=TIMEOUT).json()
@@ -451,7 +459,7 @@ def test_two_processes_share_tokens_and_data(pair: tuple[Api, Api, Server, Serve
 
     # A token B issues works on A.
     token_b = fetch_token(
-        b.base_url, admin_environment, shown_a["clientId"], shown_a["clientSecret"]
+        b.base_url, admin_environment, shown_a["adminAppID"], shown_a["adminAppSecret"]
     )
     assert Api(a.base_url, token_b).get(f"/v1/environments/{environment['id']}").status_code == 200
 
@@ -577,7 +585,9 @@ def test_password_lockout_is_shared_across_processes(
     cheap = {"POPULACE_PASSWORD_HASH_COST": "cheap"}
     server_a, server_b = launch(empty_database, cheap), launch(empty_database, cheap)
     shown = printed(server_a.log())
-    token = fetch_token(server_a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    token = fetch_token(
+        server_a.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
+    )
     a, b = Api(server_a.url, token), Api(server_b.url, token)
     environment_id = a.create_environment()["id"]
     name = unique("locked")
@@ -622,14 +632,14 @@ def test_two_servers_started_at_once_bootstrap_once(
     with ThreadPoolExecutor(2) as pool:
         servers = list(pool.map(lambda _: launch(empty_database), range(2)))
     shown = [printed(server.log()) for server in servers]
-    assert shown[0]["envID"] == shown[1]["envID"], [s.log() for s in servers]
-    assert shown[0]["clientId"] == shown[1]["clientId"], [s.log() for s in servers]
-    secrets = {s["clientSecret"] for s in shown if not s["clientSecret"].startswith("(")}
+    assert shown[0]["adminEnvID"] == shown[1]["adminEnvID"], [s.log() for s in servers]
+    assert shown[0]["adminAppID"] == shown[1]["adminAppID"], [s.log() for s in servers]
+    secrets = {s["adminAppSecret"] for s in shown if not s["adminAppSecret"].startswith("(")}
     assert len(secrets) == 1, [s.log() for s in servers]
     [secret] = secrets
     assert count_organizations(empty_database) == 1
     for server in servers:
-        token = fetch_token(server.url, shown[0]["envID"], shown[0]["clientId"], secret)
+        token = fetch_token(server.url, shown[0]["adminEnvID"], shown[0]["adminAppID"], secret)
         for other in servers:
             assert Api(other.url, token).organization_id()
 
@@ -677,7 +687,9 @@ def test_a_snapshot_taken_on_one_process_is_restored_for_both(
     through the other, and both see the restored state at once; a reset likewise."""
     server_a, server_b = launch(empty_database), launch(empty_database)
     shown = printed(server_a.log())
-    token = fetch_token(server_a.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    token = fetch_token(
+        server_a.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
+    )
     a, b = Api(server_a.url, token), Api(server_b.url, token)
     kept = a.create_environment()["id"]
     taken = a.post("/_populace/snapshots", {"name": "kept"})
@@ -696,7 +708,7 @@ def test_a_snapshot_taken_on_one_process_is_restored_for_both(
 
     reset = a.post("/_populace/reset", None)
     assert reset.status_code == 204, reset.text
-    assert environment_ids(b) == {shown["envID"]}
+    assert environment_ids(b) == {shown["adminEnvID"]}
     listed = b.get("/_populace/snapshots").json()["_embedded"]["snapshots"]
     assert [s["name"] for s in listed] == ["kept"]  # a reset keeps the snapshots
     assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()
@@ -708,7 +720,9 @@ def test_serve_without_the_control_api_answers_404_under_it(
     """``--no-control`` (the default when listening beyond loopback): /_populace is unknown."""
     server = launch(empty_database, arguments=("--no-control",))
     shown = printed(server.log())
-    token = fetch_token(server.url, shown["envID"], shown["clientId"], shown["clientSecret"])
+    token = fetch_token(
+        server.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
+    )
     api = Api(server.url, token)
     for path in ("/_populace/health", "/_populace/snapshots"):
         response = api.get(path)
@@ -733,3 +747,114 @@ def test_serve_without_the_control_api_answers_404_under_it(
 )
 def test_the_control_api_is_on_by_default_only_on_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def assert_failed_in_one_line(ran: subprocess.CompletedProcess[str], *words: str) -> None:
+    """A start that cannot work: exit status not 0, nothing on stdout, one ``Error:`` line."""
+    assert ran.returncode != 0, ran.stdout + ran.stderr
+    assert ran.stdout == "", ran.stdout
+    assert "Traceback" not in ran.stderr, ran.stderr
+    errors = [line for line in ran.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, ran.stderr
+    for word in words:
+        assert word in errors[0], ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "variables", "words"),
+    [
+        (("--database", "postgresql://postgres@127.0.0.1:1/none"), {}, ("cannot reach",)),
+        (("--database", "mysql://root@127.0.0.1/test"), {}, ("unsupported database URL",)),
+        (("--port", "99999"), {}, ("--port", "99999")),
+        (("--log-level", "loud"), {}, ("--log-level", "loud")),
+        ((), {"POPULACE_RATE_LIMIT": "lots"}, ("POPULACE_RATE_LIMIT", "whole number")),
+        ((), {"POPULACE_READ_TIMEOUT_SECONDS": "soon"}, ("POPULACE_READ_TIMEOUT_SECONDS",)),
+    ],
+)
+def test_a_bad_start_is_one_line_and_a_failure(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: tuple[str, ...],
+    variables: dict[str, str],
+    words: tuple[str, ...],
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    database = ("--database", str(tmp_path / "populace.db"))
+    ran = run_cli("serve", "--port", str(free_port()), *database, *arguments)
+    assert_failed_in_one_line(ran, *words)
+
+
+def test_a_busy_port_fails_before_anything_is_printed_or_made(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = run_cli("serve", "--port", str(port), "--database", str(tmp_path / "busy.db"))
+    assert_failed_in_one_line(ran, f"127.0.0.1:{port}")
+    assert not (tmp_path / "busy.db").exists()
+
+
+def test_other_bootstrap_ids_on_an_existing_database_are_refused(
+    empty_database: str, launch: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed POPULACE_ADMIN_* id is refused loudly, never ignored; the secret is applied
+    (test_bootstrap_with_fixed_credentials)."""
+    first = launch(empty_database)
+    shown = printed(first.log())
+    first.stop()
+    other = str(uuid.uuid4())
+    monkeypatch.setenv("POPULACE_ADMIN_CLIENT_ID", other)
+    ran = run_cli("serve", "--port", str(free_port()), "--database", empty_database)
+    assert_failed_in_one_line(ran, "POPULACE_ADMIN_CLIENT_ID", other, shown["adminAppID"])
+
+
+def test_credentials_never_creates_a_database(tmp_path: Path, empty_database: str) -> None:
+    """Run where there is no deployment, it says where it looked; it makes no file, and on
+    PostgreSQL no tables."""
+    missing = tmp_path / "elsewhere" / "populace.db"
+    for database in (str(missing), empty_database):
+        ran = run_cli("credentials", "--database", database)
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert "no populace deployment in" in ran.stderr, ran.stderr
+        assert "Traceback" not in ran.stderr, ran.stderr
+    assert not missing.exists() and not missing.parent.exists()
+    if "://" in empty_database:
+        tables = on_database(empty_database, lambda sync: inspect(sync).get_table_names())
+        assert tables == [], tables
+
+
+def test_credentials_in_every_format(empty_database: str, launch: ServerFactory) -> None:
+    """Postman's names of PingOne's guide, as text, shell assignments, JSON and a Postman
+    environment file; each carries what works at the token endpoint."""
+    server = launch(empty_database)
+    shown = printed(server.log())
+    assert set(shown) == {
+        "apiPath",
+        "authPath",
+        "adminEnvID",
+        "adminAppID",
+        "adminAppSecret",
+        "orgID",
+    }
+
+    def credentials(form: str) -> str:
+        port = str(server.port)  # credentials cannot know where serve listens: it is told
+        ran = run_cli("credentials", "--database", empty_database, "--port", port, "--format", form)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        return ran.stdout
+
+    assert printed(credentials("text")) == shown
+    assigned = dict(line.split("=", 1) for line in credentials("env").splitlines())
+    assert {name: shlex.split(value)[0] for name, value in assigned.items()} == shown
+    assert json.loads(credentials("json")) == shown
+    environment = json.loads(credentials("postman"))
+    assert environment["_postman_variable_scope"] == "environment"
+    values = {v["key"]: v["value"] for v in environment["values"]}
+    assert values == shown
+    kinds = {v["key"]: v["type"] for v in environment["values"]}
+    assert kinds["adminAppSecret"] == "secret"
+    token = fetch_token(
+        values["authPath"], values["adminEnvID"], values["adminAppID"], values["adminAppSecret"]
+    )
+    assert verify_token(server.url, values["adminEnvID"], token)["org"] == values["orgID"]

@@ -9,6 +9,7 @@ It never refuses to start: if the bootstrap application is gone, the credentials
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from populace.applications import store as application_store
@@ -133,25 +134,50 @@ async def install_admin(
     await settings.set_admin_application(conn, environment_id, client_id)
 
 
-async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
+async def current_credentials(conn: Connection, box: SecretBox) -> AdminCredentials | None:
+    """The deployment's bootstrap credentials as they are (None: no deployment yet); reads
+    only. The secret is None when the bootstrap application no longer exists."""
     organization_id = await organization_store.the_organization_id(conn)
     if organization_id is None:
+        return None
+    environment_id, client_id = await settings.admin_application(conn)
+    app = await application_store.get(conn, environment_id, client_id)
+    secret = None if app is None else box.open(app.client_secret)
+    return AdminCredentials(organization_id, environment_id, client_id, secret, False)
+
+
+def _refuse_other_ids(config: Config, current: AdminCredentials) -> None:
+    """Ids fixed by variables cannot change on an existing deployment (everything holds them):
+    a start that asks for other ones fails, rather than running with ids it was not given."""
+    for variable, wanted, actual in (
+        ("POPULACE_ADMIN_ENVIRONMENT_ID", config.admin_environment_id, current.environment_id),
+        ("POPULACE_ADMIN_CLIENT_ID", config.admin_client_id, current.client_id),
+    ):
+        if wanted is not None and wanted.lower() != actual:
+            raise ValueError(
+                f"{variable} is {wanted}, but this database's bootstrap value is {actual}: "
+                "unset the variable, or start on a new database"
+            )
+
+
+async def bootstrap(conn: Connection, config: Config, box: SecretBox) -> AdminCredentials:
+    current = await current_credentials(conn, box)
+    if current is None:
         organization_id = await _create_organization(conn)
         environment_id = _fixed_id(config.admin_environment_id, "POPULACE_ADMIN_ENVIRONMENT_ID")
         client_id = _fixed_id(config.admin_client_id, "POPULACE_ADMIN_CLIENT_ID")
         secret = config.admin_client_secret or new_client_secret()
         await install_admin(conn, box, organization_id, environment_id, client_id, secret)
         return AdminCredentials(organization_id, environment_id, client_id, secret, True)
-    environment_id, client_id = await settings.admin_application(conn)
-    app = await application_store.get(conn, environment_id, client_id)
-    if app is None:
-        return AdminCredentials(organization_id, environment_id, client_id, None, False)
-    secret = box.open(app.client_secret)
-    if config.admin_client_secret and config.admin_client_secret != secret:
+    _refuse_other_ids(config, current)
+    wanted = config.admin_client_secret
+    if current.client_secret is not None and wanted and wanted != current.client_secret:
         # Scripts that fix the secret in advance must be able to rely on it at every start.
-        secret = config.admin_client_secret
-        await application_store.set_secret(conn, environment_id, client_id, box.seal(secret))
-    return AdminCredentials(organization_id, environment_id, client_id, secret, False)
+        await application_store.set_secret(
+            conn, current.environment_id, current.client_id, box.seal(wanted)
+        )
+        return dataclasses.replace(current, client_secret=wanted)
+    return current
 
 
 async def recover(conn: Connection, box: SecretBox) -> AdminCredentials:

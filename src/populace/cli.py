@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
+import shlex
+import socket
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from populace.app import start
-from populace.bootstrap import AdminCredentials
+from populace.auth.secrets import load_secret_box
+from populace.bootstrap import AdminCredentials, current_credentials
 from populace.bootstrap import recover as recover_admin
 from populace.config import Config
-from populace.storage.database import Database
+from populace.organizations import store as organization_store
+from populace.storage.database import Database, DatabaseUnavailable
 from populace.storage.migrate import deployment_lock, upgrade
 
 console = Console(stderr=True)
@@ -69,32 +80,118 @@ MISSING_ADMIN = (
     "The bootstrap Worker application no longer exists. `populace admin recover` creates a new "
     "Organization Admin application and prints its credentials."
 )
+FORMATS = ("text", "env", "json", "postman")
 
 
-def _print_credentials(origin: str, admin: AdminCredentials, *, show_secret: bool) -> None:
-    """Plain ``name  value`` lines: whole values, easy to copy, whatever the terminal width."""
+def _variables(origin: str, admin: AdminCredentials, secret: str) -> list[tuple[str, str, str]]:
+    """The credentials under the names of PingOne's Postman collections: (name, value, note)."""
+    return [
+        ("apiPath", origin, "management API: {{apiPath}}/v1/..."),
+        ("authPath", origin, "token endpoint: {{authPath}}/{{adminEnvID}}/as/token"),
+        ("adminEnvID", admin.environment_id, "the Administrators environment"),
+        ("adminAppID", admin.client_id, "Worker app holding Organization Admin"),
+        ("adminAppSecret", secret, ""),
+        ("orgID", admin.organization_id, "the organization"),
+    ]
+
+
+def _postman_environment(variables: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """An environment file Postman imports (Environments > Import)."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"populace:{variables[2][1]}")),
+        "name": "populace",
+        "values": [
+            {
+                "key": name,
+                "value": value,
+                "type": "secret" if name == "adminAppSecret" else "default",
+                "enabled": True,
+            }
+            for name, value, _ in variables
+        ],
+        "_postman_variable_scope": "environment",
+    }
+
+
+def _print_credentials(
+    origin: str, admin: AdminCredentials, *, show_secret: bool, form: str = "text"
+) -> None:
+    """``text``: plain ``name  value`` lines (whole values, easy to copy, whatever the
+    terminal width); ``env``: shell assignments; ``json``; ``postman``: an environment file."""
     if admin.client_secret is None:
         console.print(MISSING_ADMIN)
         return
     secret = admin.client_secret if show_secret else "(not shown: `populace credentials` prints it)"
-    rows = [
-        ("apiPath", origin, "management API: {{apiPath}}/v1/..."),
-        ("authPath", origin, "token endpoint: {{authPath}}/{{envID}}/as/token"),
-        ("envID", admin.environment_id, "the Administrators environment"),
-        ("clientId", admin.client_id, "Worker app holding Organization Admin"),
-        ("clientSecret", secret, ""),
-    ]
-    click.echo("Paste into Postman (or any PingOne client):")
-    for name, value, note in rows:
-        click.echo(f"  {name:<13} {value}" + (f"    # {note}" if note else ""))
+    variables = _variables(origin, admin, secret)
+    if form == "env":
+        click.echo(
+            "".join(f"{name}={shlex.quote(value)}\n" for name, value, _ in variables), nl=False
+        )
+    elif form == "json":
+        click.echo(json.dumps({name: value for name, value, _ in variables}, indent=2))
+    elif form == "postman":
+        click.echo(json.dumps(_postman_environment(variables), indent=2))
+    else:
+        click.echo("Paste into Postman (or any PingOne client):")
+        for name, value, note in variables:
+            click.echo(f"  {name:<15} {value}" + (f"    # {note}" if note else ""))
+
+
+def _config(database: str | None) -> Config:
+    try:
+        return Config.from_environment(database)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _shown(url: str) -> str:
+    """A database URL as it may be printed: no password."""
+    if "://" not in url:
+        return url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _starting(config: Config) -> Iterator[None]:
+    """What makes a start fail, as one line and exit status 1 instead of a traceback: a
+    database URL of another kind, a database that cannot be reached or opened, bootstrap
+    variables that contradict the database."""
+    where = _shown(config.database_url)
+    try:
+        yield
+    except (OSError, TimeoutError, DatabaseUnavailable) as error:
+        reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+        raise click.ClickException(f"cannot reach the database {where}: {reason}") from None
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise click.ClickException(f"cannot use the database {where}: {reason}") from None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before anything is printed when the address cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {error.strerror or error}"
+            ) from None
+
+
+PORT = click.IntRange(1, 65535)
+LOG_LEVELS = click.Choice(["critical", "error", "warning", "info", "debug", "trace"])
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=PORT)
 @database_option
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--log-level", default="warning", show_default=True)
+@click.option("--log-level", default="warning", show_default=True, type=LOG_LEVELS)
 @public_url_option
 @click.option(
     "--control/--no-control",
@@ -117,8 +214,10 @@ def serve(
         os.environ["POPULACE_PUBLIC_URL"] = public_url
     control = is_loopback(host) if control is None else control
     os.environ["POPULACE_CONTROL_API"] = "1" if control else "0"
-    config = Config.from_environment(database)
-    admin = asyncio.run(_prepare(config))
+    config = _config(database)
+    _port_free(host, port)
+    with _starting(config):
+        admin = asyncio.run(_prepare(config))
     os.environ["POPULACE_DATABASE_URL"] = config.database_url
     show_secret = admin.created or config.admin_client_secret is not None
     _print_credentials(_origin(config, host, port), admin, show_secret=show_secret)
@@ -142,25 +241,53 @@ def serve(
 def migrate(database: str | None) -> None:
     """Bring the database schema to the newest version."""
 
+    config = _config(database)
+
     async def run() -> None:
-        db = Database.from_config(Config.from_environment(database))
+        db = Database.from_config(config)
         async with deployment_lock(db):
             await upgrade(db)
         await db.dispose()
 
-    asyncio.run(run())
+    with _starting(config):
+        asyncio.run(run())
     console.print("schema is up to date")
+
+
+async def _read_credentials(config: Config) -> AdminCredentials:
+    db = Database.from_config(config)
+    try:
+        async with db.read() as conn:
+            if await organization_store.the_organization_id(conn) is None:
+                raise ValueError("no deployment")
+            box = await load_secret_box(conn, config.secret_key)
+            found = await current_credentials(conn, box)
+    finally:
+        await db.dispose()
+    assert found is not None
+    return found
 
 
 @main.command()
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-def credentials(database: str | None, host: str, port: int) -> None:
-    """Print the bootstrap Worker application's credentials, secret included."""
-    config = Config.from_environment(database)
-    admin = asyncio.run(_prepare(config))
-    _print_credentials(_origin(config, host, port), admin, show_secret=True)
+@click.option("--port", default=8000, show_default=True, type=PORT)
+@click.option("--format", "form", default="text", show_default=True, type=click.Choice(FORMATS))
+def credentials(database: str | None, host: str, port: int, form: str) -> None:
+    """Print the bootstrap Worker application's credentials, secret included (``--format
+    postman``: an environment file Postman imports). Reads only: it never creates a database."""
+    config = _config(database)
+    where = _shown(config.database_url)
+    missing = click.ClickException(
+        f"no populace deployment in {where}: `populace serve --database {where}` makes one"
+    )
+    if "://" not in config.database_url and not Path(config.database_url).is_file():
+        raise missing
+    try:
+        admin = asyncio.run(_read_credentials(config))
+    except (DBAPIError, ValueError):  # no tables, or no organization in them
+        raise missing from None
+    _print_credentials(_origin(config, host, port), admin, show_secret=True, form=form)
     if admin.client_secret is None:
         sys.exit(1)
 
@@ -173,11 +300,11 @@ def admin() -> None:
 @admin.command()
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=PORT)
 def recover(database: str | None, host: str, port: int) -> None:
     """Create a new Worker application with Organization Admin (for when no administrator is
     left, or its secret is lost) and print its credentials."""
-    config = Config.from_environment(database)
+    config = _config(database)
 
     async def run() -> AdminCredentials:
         services, _ = await start(config)
@@ -187,7 +314,9 @@ def recover(database: str | None, host: str, port: int) -> None:
         finally:
             await services.db.dispose()
 
-    _print_credentials(_origin(config, host, port), asyncio.run(run()), show_secret=True)
+    with _starting(config):
+        recovered = asyncio.run(run())
+    _print_credentials(_origin(config, host, port), recovered, show_secret=True)
 
 
 @main.group(name="import")
@@ -215,9 +344,10 @@ def import_users_command(
     from populace.users.importer import import_users
 
     total = sum(1 for _ in file.open("rb"))
+    config = _config(database)
 
     async def run() -> None:
-        db = Database.from_config(Config.from_environment(database))
+        db = Database.from_config(config)
         try:
             async with deployment_lock(db):
                 await upgrade(db)
@@ -235,7 +365,5 @@ def import_users_command(
         if report.rejected:
             sys.exit(1)
 
-    try:
+    with _starting(config):
         asyncio.run(run())
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_DATABASE = "populace.db"
 _PUBLIC_URL = re.compile(
@@ -64,22 +68,37 @@ class Config:
 
     @classmethod
     def from_environment(cls, database_url: str | None = None) -> Config:
+        """The settings from ``POPULACE_*`` variables; ValueError naming the variable for any
+        that does not parse."""
         env = os.environ
+
+        def parsed(name: str, default: str, kind: Callable[[str], T], what: str) -> T:
+            value = env.get(name, default)
+            try:
+                return kind(value)
+            except ValueError:
+                raise ValueError(f"{name} must be {what}, got {value!r}") from None
+
+        def whole(name: str, default: str) -> int:
+            return parsed(name, default, int, "a whole number")
+
         return cls(
             database_url=database_url or env.get("POPULACE_DATABASE_URL") or DEFAULT_DATABASE,
-            token_lifetime_seconds=int(env.get("POPULACE_TOKEN_LIFETIME_SECONDS", "3600")),
+            token_lifetime_seconds=whole("POPULACE_TOKEN_LIFETIME_SECONDS", "3600"),
             admin_environment_id=env.get("POPULACE_ADMIN_ENVIRONMENT_ID") or None,
             admin_client_id=env.get("POPULACE_ADMIN_CLIENT_ID") or None,
             admin_client_secret=env.get("POPULACE_ADMIN_CLIENT_SECRET") or None,
-            rate_limit=int(env.get("POPULACE_RATE_LIMIT", "0")),
-            token_failure_limit=int(env.get("POPULACE_TOKEN_FAILURE_LIMIT", "30")),
+            rate_limit=whole("POPULACE_RATE_LIMIT", "0"),
+            token_failure_limit=whole("POPULACE_TOKEN_FAILURE_LIMIT", "30"),
             redis_url=env.get("POPULACE_REDIS_URL") or None,
             secret_key=env.get("POPULACE_SECRET_KEY") or None,
             sqlite_synchronous=env.get("POPULACE_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
-            pg_pool_size=int(env.get("POPULACE_PG_POOL_SIZE", "32")),
-            sqlite_read_budget=int(env.get("POPULACE_SQLITE_READ_BUDGET", "100000000")),
+            pg_pool_size=whole("POPULACE_PG_POOL_SIZE", "32"),
+            sqlite_read_budget=whole("POPULACE_SQLITE_READ_BUDGET", "100000000"),
             public_url=(env.get("POPULACE_PUBLIC_URL") or "").rstrip("/") or None,
-            read_timeout_seconds=float(env.get("POPULACE_READ_TIMEOUT_SECONDS", "30")),
+            read_timeout_seconds=parsed(
+                "POPULACE_READ_TIMEOUT_SECONDS", "30", float, "a number of seconds"
+            ),
             password_hash_cost=env.get("POPULACE_PASSWORD_HASH_COST", "standard").lower(),
             control_api=env.get("POPULACE_CONTROL_API", "1") != "0",
         )
