@@ -273,6 +273,8 @@ async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulat
             ("GET", f"{SNAPSHOTS}/kept", None),
             ("POST", f"{SNAPSHOTS}/kept/restore", None),
             ("DELETE", f"{SNAPSHOTS}/kept", None),
+            ("GET", "/_populace/export", None),
+            ("POST", "/_populace/import", {"revision": "x", "tables": {}}),
         ]:
             refused = await other.request(method, path, json=body)
             assert_error(refused, 403, "ACCESS_FAILED")
@@ -293,3 +295,72 @@ async def test_the_control_api_can_be_turned_off(empty_database: str) -> None:
         ]:
             assert_error(await off.client.request(method, path), 404, "NOT_FOUND")
         assert (await off.client.get("/v1/environments")).status_code == 200
+
+
+async def export(client: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+    exported = await client.get("/_populace/export", params=params)
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["cache-control"] == "no-store"
+    return dict(exported.json())
+
+
+async def test_export_then_import_brings_back_exactly_the_state(emulator: Emulator) -> None:
+    client = emulator.client
+    made = await populate(client)
+    before = await observed(client)
+    document = await export(client)
+    assert document["revision"] and document["populace"]
+    assert {"environments", "users", "user_passwords"} <= document["tables"].keys()
+    assert PASSWORD not in str(document)  # hashes only
+
+    await populate(client)
+    deleted = await client.delete(f"/v1/environments/{made['environment']}")
+    assert deleted.status_code == 204, deleted.text
+    imported = await client.post("/_populace/import", json=document)
+    assert imported.status_code == 204, imported.text
+    assert await observed(client) == before
+    assert await export(client) | {"exportedAt": ""} == document | {"exportedAt": ""}
+
+
+async def test_an_export_without_secrets_imports_keeping_the_secrets_here(
+    emulator: Emulator,
+) -> None:
+    client, admin = emulator.client, emulator.admin
+    document = await export(client, secrets="omit")
+    applications = document["tables"]["applications"]
+    position = applications["columns"].index("client_secret")
+    assert {row[position] for row in applications["rows"]} == {None}
+    imported = await client.post("/_populace/import", json=document)
+    assert imported.status_code == 204, imported.text
+    assert admin.client_secret is not None
+    await fetch_token(client, admin.environment_id, admin.client_id, admin.client_secret)
+
+
+def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
+    tables = document["tables"]
+    if how == "revision":
+        return {**document, "revision": "0001"}
+    if how == "table":
+        return {**document, "tables": {**tables, "mailboxes": {"columns": [], "rows": []}}}
+    users = tables["users"]
+    if how == "columns":
+        return {**document, "tables": {**tables, "users": {**users, "columns": ["id"]}}}
+    if how == "width":
+        rows = [row[:-1] for row in users["rows"]]
+        return {**document, "tables": {**tables, "users": {**users, "rows": rows}}}
+    # a user whose population is not in the document
+    populations = tables["populations"]
+    return {**document, "tables": {**tables, "populations": {**populations, "rows": []}}}
+
+
+@pytest.mark.parametrize("how", ["revision", "table", "columns", "width", "dangling"])
+async def test_a_document_that_does_not_fit_is_refused_and_changes_nothing(
+    emulator: Emulator, how: str
+) -> None:
+    client = emulator.client
+    await populate(client)
+    before = await observed(client)
+    refused = await client.post("/_populace/import", json=_broken(await export(client), how))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] in ("INVALID_DATA", "INVALID_REQUEST"), refused.text
+    assert await observed(client) == before

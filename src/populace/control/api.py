@@ -8,18 +8,27 @@ from starlette.responses import Response
 
 from populace import __version__
 from populace.auth.roles import Permission as P
-from populace.control import rules, store
-from populace.control.wire import Health, Snapshot, SnapshotBody, snapshot_json
+from populace.control import rules, state, store
+from populace.control.wire import (
+    Health,
+    Snapshot,
+    SnapshotBody,
+    StateDocument,
+    TableContent,
+    snapshot_json,
+)
 from populace.errors import ErrorBody
 from populace.http.dispatch import Call, services
 from populace.http.lists import Listing
 from populace.http.responses import json_response
 from populace.http.router import CONTROL_API, ApiRouter
+from populace.wire import iso_ms, now_ms
 
 router = ApiRouter("Emulator: control", prefix=CONTROL_API)
 
 SNAPSHOTS = "/snapshots"
 SNAPSHOT = SNAPSHOTS + "/{name}"
+IMPORT_BYTES = 1024 * 1024 * 1024  # a whole directory, far past the 1 MiB of other bodies
 
 
 @router.raw("GET", "/health", response=Health, authenticated=False, errors={})
@@ -66,3 +75,24 @@ async def restore_snapshot(call: Call[None]) -> None:
 async def delete_snapshot(call: Call[None]) -> None:
     """Delete a snapshot."""
     await rules.delete(call.conn, call.param("name"))
+
+
+@router.get("/export", P.EMULATOR_CONTROL, no_store=True)
+async def export_state(call: Call[None]) -> StateDocument:
+    """The whole directory as a JSON document (``secrets=omit`` leaves secrets out)."""
+    secrets = call.request.query_params.get("secrets", "encrypted") != "omit"
+    tables = await rules.export(call.conn, secrets=secrets)
+    return StateDocument(
+        revision=await state.revision(call.conn),
+        tables={name: TableContent(**content) for name, content in tables.items()},
+        populace=__version__,
+        exported_at=iso_ms(now_ms()),
+    )
+
+
+@router.post("/import", P.EMULATOR_CONTROL, max_body=IMPORT_BYTES)
+async def import_state(call: Call[StateDocument]) -> None:
+    """Make the directory what an exported document holds, in one transaction."""
+    body = call.body
+    tables = {name: {"columns": t.columns, "rows": t.rows} for name, t in body.tables.items()}
+    await rules.import_state(call.conn, call.services.box, body.revision, tables)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, StatementError
+
 from populace import bootstrap
 from populace.applications import store as application_store
 from populace.auth.secrets import SecretBox, new_client_secret
@@ -18,6 +20,8 @@ from populace.storage import settings
 from populace.storage.database import Connection, unique_or
 from populace.storage.schema import licenses, organizations
 from populace.wire import new_id, now_ms
+
+APPLICATIONS = "applications"
 
 # Names go in paths (``/_populace/snapshots/{name}``) as they are.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -91,3 +95,54 @@ async def restore(conn: Connection, name: str) -> None:
 async def delete(conn: Connection, name: str) -> None:
     if not await store.remove(conn, name):
         raise not_found()
+
+
+async def export(conn: Connection, *, secrets: bool) -> state.Tables:
+    """The directory's rows; without ``secrets``, applications' secrets are null."""
+    await state.hold(conn, exclusive=False)
+    tables = await conn.run_sync(state.read_tables)
+    if not secrets:
+        applications = tables[APPLICATIONS]
+        position = applications["columns"].index("client_secret")
+        for row in applications["rows"]:
+            row[position] = None
+    return tables
+
+
+async def import_state(
+    conn: Connection, box: SecretBox, revision: str, tables: state.Tables
+) -> None:
+    """The directory becomes the document's tables, in one transaction. An application whose
+    secret was left out keeps the one it has here, or gets a new one."""
+    current = await state.revision(conn)
+    if revision != current:
+        raise invalid_request(
+            f"The document was exported at schema revision {revision}; the database is at "
+            f"{current}."
+        )
+    found = state.problems(tables)
+    if found:
+        raise invalid_data("INVALID_VALUE", "tables", "; ".join(found[:10]))
+    await state.hold(conn, exclusive=True)
+    await _fill_secrets(conn, box, tables.get(APPLICATIONS))
+    try:
+        await conn.run_sync(lambda sync: state.write_tables(sync, tables))
+    except (IntegrityError, StatementError) as error:
+        raise invalid_data(
+            "INVALID_VALUE",
+            "tables",
+            f"The rows do not hold together: {type(error.orig or error).__name__}.",
+        ) from None
+
+
+async def _fill_secrets(conn: Connection, box: SecretBox, applications: Any) -> None:
+    if not applications:
+        return
+    columns = applications["columns"]
+    environment, identity, secret = (
+        columns.index(name) for name in ("environment_id", "id", "client_secret")
+    )
+    for row in applications["rows"]:
+        if row[secret] is None:
+            kept = await application_store.get(conn, row[environment], row[identity])
+            row[secret] = kept.client_secret if kept else box.seal(new_client_secret())

@@ -41,14 +41,22 @@ async def revision(conn: Connection) -> str:
     return str(await conn.scalar(text("SELECT version_num FROM alembic_version")))
 
 
-def capture(sync: SyncConnection) -> bytes:
-    """Every directory row, compressed: ``{table: {"columns": [...], "rows": [[...]]}}``."""
-    tables: dict[str, Any] = {}
+Tables = dict[str, dict[str, Any]]  # {table: {"columns": [...], "rows": [[...], ...]}}
+
+
+def read_tables(sync: SyncConnection) -> Tables:
+    """Every directory row, by table, in a form JSON and msgpack both carry."""
+    tables: Tables = {}
     for table in DIRECTORY:
-        result = sync.execute(select(table))
         columns = [str(column.name) for column in table.columns]  # as select(table) has them
-        tables[str(table.name)] = {"columns": columns, "rows": [tuple(r) for r in result]}
-    return zlib.compress(msgspec.msgpack.encode(tables), 1)
+        rows = [list(row) for row in sync.execute(select(table))]
+        tables[str(table.name)] = {"columns": columns, "rows": rows}
+    return tables
+
+
+def capture(sync: SyncConnection) -> bytes:
+    """Every directory row, compressed (a snapshot's content)."""
+    return zlib.compress(msgspec.msgpack.encode(read_tables(sync)), 1)
 
 
 def clear(sync: SyncConnection, keep: Iterable[Table] = ()) -> None:
@@ -59,9 +67,8 @@ def clear(sync: SyncConnection, keep: Iterable[Table] = ()) -> None:
             sync.execute(delete(table))
 
 
-def replace(sync: SyncConnection, content: bytes) -> None:
-    """The directory becomes exactly what ``capture`` took."""
-    tables = msgspec.msgpack.decode(zlib.decompress(content))
+def write_tables(sync: SyncConnection, tables: Tables) -> None:
+    """The directory becomes exactly ``tables`` (a table not named is left empty)."""
     clear(sync)
     for table in DIRECTORY:
         stored = tables.get(table.name) or {"columns": [], "rows": []}
@@ -69,3 +76,26 @@ def replace(sync: SyncConnection, content: bytes) -> None:
         for start in range(0, len(rows), _BATCH):
             batch = [dict(zip(columns, row, strict=True)) for row in rows[start : start + _BATCH]]
             sync.execute(insert(table), batch)
+
+
+def replace(sync: SyncConnection, content: bytes) -> None:
+    """The directory becomes exactly what ``capture`` took."""
+    write_tables(sync, msgspec.msgpack.decode(zlib.decompress(content)))
+
+
+def problems(tables: Tables) -> list[str]:
+    """What keeps a document's tables from being the directory: a table it does not have,
+    columns other than the table's, a row of another width."""
+    known = {str(table.name): [str(c.name) for c in table.columns] for table in DIRECTORY}
+    found = []
+    for name, stored in tables.items():
+        if name not in known:
+            found.append(f"{name}: no such table")
+        elif sorted(stored["columns"]) != sorted(known[name]):
+            found.append(f"{name}: the columns must be {', '.join(known[name])}")
+        else:
+            width = len(stored["columns"])
+            bad = next((i for i, row in enumerate(stored["rows"]) if len(row) != width), None)
+            if bad is not None:
+                found.append(f"{name}: row {bad} does not have {width} values")
+    return found

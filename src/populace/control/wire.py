@@ -37,3 +37,19 @@ def snapshot_json(urls: Urls, row: Any) -> Snapshot:
         size=row.size,
         created_at=iso_ms(row.created_at),
     )
+
+
+class TableContent(msgspec.Struct):
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class StateDocument(msgspec.Struct, rename="camel"):
+    """The whole directory as JSON (``GET /_populace/export``, ``POST /_populace/import``):
+    each table's rows as they are stored (times in epoch milliseconds, application secrets
+    encrypted with the deployment's key, or null when left out)."""
+
+    revision: str  # the schema revision: a document imports into the same one
+    tables: dict[str, TableContent]
+    populace: str = ""  # the version that exported it
+    exported_at: str = ""

@@ -94,10 +94,11 @@ def _too_large(limit: int) -> ApiError:
     return invalid_request(f"The request body exceeds the limit of {limit} bytes.", status=413)
 
 
-async def read_json(request: Request, struct: type[T]) -> T:
-    """A JSON body decoded into ``struct``: 415 for other media types, 413 past 1 MiB."""
+async def read_json(request: Request, struct: type[T], limit: int = MAX_BODY_BYTES) -> T:
+    """A JSON body decoded into ``struct``: 415 for other media types, 413 past ``limit``
+    bytes (1 MiB unless the operation says otherwise)."""
     if not _is_json(request.headers.get("content-type", "")):
         raise invalid_request(
             "The request's Content-Type is not supported; use application/json.", status=415
         )
-    return decode_body(await read_body(request), struct)
+    return decode_body(await read_body(request, limit), struct)

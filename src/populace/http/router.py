@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from populace.auth.roles import Permission
 from populace.errors import invalid_request
+from populace.wire import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     from populace.http.dispatch import Call
@@ -75,6 +76,7 @@ class Operation:
     prepare: Callable[[Any, Any], Awaitable[Any]] | None = None
     # The error statuses it answers, with their body's struct; None: the management API's.
     errors: Mapping[int, type] | None = None
+    max_body: int = MAX_BODY_BYTES  # bytes of body it reads at most (413 past them)
 
     @property
     def parameters(self) -> list[str]:
