@@ -35,7 +35,15 @@ from populace.passwords.wire import CHECK, UNLOCK
 from populace.storage.database import Database
 from populace.storage.migrate import alembic_config
 from populace.storage.schema import organizations
-from tests.support import START_SECONDS, ServerProcess, bearer, free_port, printed, unique
+from tests.support import (
+    START_SECONDS,
+    ServerProcess,
+    bearer,
+    free_port,
+    printed,
+    unique,
+    wait_until,
+)
 
 T = TypeVar("T")
 
@@ -858,3 +866,46 @@ def test_credentials_in_every_format(empty_database: str, launch: ServerFactory)
         values["authPath"], values["adminEnvID"], values["adminAppID"], values["adminAppSecret"]
     )
     assert verify_token(server.url, values["adminEnvID"], token)["org"] == values["orgID"]
+
+
+def test_access_log_lines_in_json_name_the_caller_and_nothing_secret(
+    empty_database: str, launch: ServerFactory
+) -> None:
+    """One JSON line per request: method, path without its query, status, duration,
+    the response's Correlation-Id, the client id once the caller proved it; no token, secret
+    or query text anywhere in the log."""
+    server = launch(empty_database, arguments=("--log-format", "json"))
+    shown = printed(server.log())
+    token = fetch_token(
+        server.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
+    )
+    listed = Api(server.url, token).get('/v1/environments?filter=name eq "private-marker"')
+    assert listed.status_code == 200, listed.text
+    refused = httpx.get(f"{server.url}/v1/environments", timeout=TIMEOUT)
+    assert refused.status_code == 401
+
+    def access_lines() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("logger") == "populace.access"]
+
+    wanted = [
+        ("POST", f"/{shown['adminEnvID']}/as/token", 200),
+        ("GET", "/v1/environments", 200),
+        ("GET", "/v1/environments", 401),
+    ]
+
+    def by_request() -> dict[tuple[str, str, int], dict[str, Any]]:
+        return {(line["method"], line["path"], line["status"]): line for line in access_lines()}
+
+    # The lines are written as the responses finish: wait for each (the log has the
+    # readiness probes' lines too).
+    wait_until(lambda: all(key in by_request() for key in wanted), lambda: server.log())
+    token_line, listed_line, refused_line = (by_request()[key] for key in wanted)
+    assert token_line["client_id"] == listed_line["client_id"] == shown["adminAppID"]
+    assert refused_line["client_id"] is None
+    assert listed_line["correlation_id"] == listed.headers["correlation-id"]
+    assert isinstance(listed_line["duration_ms"], float | int)
+    # The first start's banner shows the secret (on stdout, in the same file): only there.
+    log = [line for line in server.log().splitlines() if not line.startswith("  adminAppSecret")]
+    for secret in (token, shown["adminAppSecret"], "private-marker"):
+        assert not [line for line in log if secret in line], secret

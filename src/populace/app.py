@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,6 +40,7 @@ from populace.errors import (
     unexpected,
 )
 from populace.groups.api import router as groups_router
+from populace.http import access
 from populace.http.fallback import Fallback, pingone_operations
 from populace.http.limits import RateLimitMiddleware, limits
 from populace.http.openapi import build_document
@@ -110,8 +112,9 @@ def correlation_id() -> str:
 
 
 class CorrelationId:
-    """The outermost layer: a ``Correlation-Id`` header on every response, 500s included;
-    paths with a NUL byte are answered 404 here.
+    """The outermost layer: a ``Correlation-Id`` header on every response, 500s included, and
+    the request's access line (``http/access.py``); paths with a NUL byte are answered 404
+    here.
 
     Starlette renders an unexpected exception with our 500 handler and then re-raises it so the
     server can log it; it has been logged already, so here it ends.
@@ -125,10 +128,14 @@ class CorrelationId:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+        answered: dict[str, Any] = {}
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                answered["id"], answered["status"] = correlation_id(), message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"correlation-id", correlation_id().encode()))
+                headers.append((b"correlation-id", answered["id"].encode()))
                 message["headers"] = headers
             await send(message)
 
@@ -141,6 +148,10 @@ class CorrelationId:
             await self.app(scope, receive, send_with_id)
         except Exception:
             log.debug("unexpected error already answered with 500", exc_info=True)
+        finally:
+            if answered:
+                elapsed = time.perf_counter() - started
+                access.record(scope, answered["status"], elapsed, answered["id"])
 
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
@@ -237,4 +248,6 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
 
 def create_app() -> ASGIApp:
     """Factory for uvicorn workers: configuration comes from ``POPULACE_*`` variables."""
-    return build_app(config=Config.from_environment())
+    config = Config.from_environment()
+    access.configure(config.log_format, config.log_level, config.access_log)
+    return build_app(config=config)

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from uvicorn.config import LOGGING_CONFIG
 
 from populace.app import start
 from populace.auth.secrets import load_secret_box
@@ -182,6 +183,23 @@ def _port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _uvicorn_json_logging(level: str) -> dict[str, Any]:
+    """uvicorn's own lines as JSON too, with populace's formatter."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "populace.http.access.JsonFormatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {"uvicorn": {"handlers": ["json"], "level": level.upper(), "propagate": False}},
+    }
+
+
 PORT = click.IntRange(1, 65535)
 LOG_LEVELS = click.Choice(["critical", "error", "warning", "info", "debug", "trace"])
 
@@ -199,6 +217,19 @@ LOG_LEVELS = click.Choice(["critical", "error", "warning", "info", "debug", "tra
     help="Serve the control API (/_populace: reset, snapshots, outbox); "
     "default: on when listening on a loopback address only.",
 )
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="populace's and uvicorn's log lines on stderr: text, or one JSON object per line.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="A line per request: method, path, status, duration, correlation id, client id.",
+)
 def serve(
     host: str,
     port: int,
@@ -207,6 +238,8 @@ def serve(
     log_level: str,
     public_url: str | None,
     control: bool | None,
+    log_format: str,
+    access_log: bool,
 ) -> None:
     """Start the API (migrates and bootstraps an empty database first)."""
     # Worker processes read their configuration from the environment.
@@ -214,6 +247,9 @@ def serve(
         os.environ["POPULACE_PUBLIC_URL"] = public_url
     control = is_loopback(host) if control is None else control
     os.environ["POPULACE_CONTROL_API"] = "1" if control else "0"
+    os.environ["POPULACE_LOG_FORMAT"] = log_format
+    os.environ["POPULACE_LOG_LEVEL"] = log_level
+    os.environ["POPULACE_ACCESS_LOG"] = "1" if access_log else "0"
     config = _config(database)
     _port_free(host, port)
     with _starting(config):
@@ -231,7 +267,8 @@ def serve(
         loop="uvloop",
         http="populace.server:HttpProtocol",
         log_level=log_level,
-        access_log=False,
+        log_config=_uvicorn_json_logging(log_level) if log_format == "json" else LOGGING_CONFIG,
+        access_log=False,  # populace writes its own (http/access.py)
         timeout_graceful_shutdown=10,
     )
 

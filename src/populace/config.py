@@ -55,12 +55,19 @@ class Config:
     # populace's own control API (/_populace: reset, snapshots, the outbox). `populace serve`
     # turns it on when it listens on a loopback address only, or when told to (--control).
     control_api: bool = True
+    # Logs of a serving process: "text" or "json" lines on stderr; populace's own level; an
+    # access line per request (at INFO, whatever the level).
+    log_format: str = "text"
+    log_level: str = "warning"
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS_MODES:
             raise ValueError(
                 "POPULACE_SQLITE_SYNCHRONOUS must be one of " + ", ".join(SQLITE_SYNCHRONOUS_MODES)
             )
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"POPULACE_LOG_FORMAT must be text or json, got {self.log_format!r}")
         if self.public_url is not None and not _PUBLIC_URL.fullmatch(self.public_url):
             raise ValueError(
                 f"the public URL must look like https://host[:port], got {self.public_url!r}"
@@ -101,4 +108,7 @@ class Config:
             ),
             password_hash_cost=env.get("POPULACE_PASSWORD_HASH_COST", "standard").lower(),
             control_api=env.get("POPULACE_CONTROL_API", "1") != "0",
+            log_format=env.get("POPULACE_LOG_FORMAT", "text").lower(),
+            log_level=env.get("POPULACE_LOG_LEVEL", "warning").lower(),
+            access_log=env.get("POPULACE_ACCESS_LOG", "1") != "0",
         )

@@ -19,6 +19,7 @@ from populace.auth.actors import bearer_claims, load_actor
 from populace.auth.guard import Access, environment_access, organization_access
 from populace.auth.tokens import Claims
 from populace.errors import forbidden
+from populace.http import access
 from populace.http.lists import list_request, run_list
 from populace.http.request import header, read_json, urls
 from populace.http.responses import NO_STORE, json_response
@@ -117,6 +118,7 @@ def endpoint(op: Operation) -> Endpoint:
     async def run(request: Request) -> Response:
         svc = services(request)
         claims = bearer_claims(header(request, b"authorization"), svc.verifier)
+        access.identify(request.scope, claims.client_id)
         body: Any = None if op.body is None else await read_json(request, op.body, op.max_body)
         wanted = None if op.listing is None else list_request(request, op.listing)
         prepared = None if op.prepare is None else await op.prepare(svc, body)

@@ -18,6 +18,7 @@ from populace.applications import store as application_store
 from populace.auth.tokens import issue_token
 from populace.environments import store as environment_store
 from populace.errors import ErrorBody, OAuthError, OAuthErrorBody, not_found
+from populace.http import access
 from populace.http.dispatch import services
 from populace.http.request import base_url, read_body
 from populace.http.responses import NO_STORE, json_response
@@ -151,6 +152,7 @@ async def token(request: Request) -> Response:
         if svc.throttle is not None:
             await svc.throttle.failed(address)
         raise OAuthError(401, "invalid_client", _BAD_CLIENT)
+    access.identify(request.scope, client_id)
     # Counted once authenticated: a stranger naming a client cannot spend its allowance.
     if svc.limiter is not None:
         await svc.limiter.check(client_id)
