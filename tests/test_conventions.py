@@ -3,6 +3,7 @@ Correlation-Id, links, ids and the OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -241,3 +242,17 @@ async def test_openapi_document(client):
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
     token = paths["/{envID}/as/token"]["post"]
     assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+
+
+async def test_browsable_docs_render_the_openapi_document_with_nothing_from_elsewhere(client):
+    """/docs is one page populace serves whole: it loads /openapi.json (relative to itself)
+    and no script, style or font from another host."""
+    response = await client.get("/docs")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert 'fetch("openapi.json")' in page
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page), page
+    assert not re.search(r"@import|<link\b", page), page
+    resolved = httpx.URL("http://populace.test/docs").join("openapi.json")
+    assert resolved.path == "/openapi.json"

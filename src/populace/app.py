@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -194,6 +195,14 @@ async def _openapi(request: Request) -> Response:
     return json_response(document)
 
 
+_DOCS_PAGE = (Path(__file__).parent / "http" / "docs.html").read_bytes()
+
+
+async def _docs(_request: Request) -> Response:
+    """Browsable API docs: one page that renders /openapi.json, with no asset from elsewhere."""
+    return Response(_DOCS_PAGE, media_type="text/html; charset=utf-8")
+
+
 def surfaces(control_api: bool = True) -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
     client; what it does not serve falls back to 405, 501 or 404), the authorization server
@@ -210,6 +219,7 @@ def surfaces(control_api: bool = True) -> list[BaseRoute]:
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
         Mount(CONTROL_API, routes=routes(ROUTERS, CONTROL_API) if control_api else []),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        Route("/docs", _docs, methods=["GET"]),
     ]
 
 
