@@ -5,14 +5,23 @@ BIN := $(VENV)/bin
 # The PostgreSQL pass of `make test`; the machine's local server by default.
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install node serve test test-sqlite test-postgres lint bench
+.PHONY: install lock node serve test test-sqlite test-postgres lint bench
 
-$(BIN)/.installed: pyproject.toml
+# Dependencies come from requirements.lock: the versions the tests passed with, each checked
+# against its hash; then populace itself, without dependencies of its own choosing.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
+
+# Pin again after changing pyproject.toml's dependencies (uv resolves; it is not a dependency).
+lock: install
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra testing --generate-hashes \
+	  --universal --python-version 3.11 --no-header -o requirements.lock
 
 install: $(BIN)/.installed
 
