@@ -275,6 +275,7 @@ async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulat
             ("DELETE", f"{SNAPSHOTS}/kept", None),
             ("GET", "/_populace/export", None),
             ("POST", "/_populace/import", {"revision": "x", "tables": {}}),
+            ("POST", "/_populace/seed", {"environments": [{"name": "Mine"}]}),
         ]:
             refused = await other.request(method, path, json=body)
             assert_error(refused, 403, "ACCESS_FAILED")
@@ -364,3 +365,101 @@ async def test_a_document_that_does_not_fit_is_refused_and_changes_nothing(
     assert refused.status_code == 400, refused.text
     assert refused.json()["code"] in ("INVALID_DATA", "INVALID_REQUEST"), refused.text
     assert await observed(client) == before
+
+
+SEED = """\
+environments:
+  - name: Seeded
+    description: From a seed file
+    populations:
+      - name: Staff
+      - name: Contractors
+    groups:
+      - name: Admins
+        population: Staff
+      - name: Everyone
+    users:
+      - username: ada
+        email: ada@example.com
+        population: Staff
+        password: 2FederateM0re!
+        groups: [Admins, Everyone]
+        name: {given: Ada, family: Lovelace}
+      - username: bob
+        email: bob@example.com
+        population: Contractors
+    applications:
+      - name: ci-worker
+        roleAssignments:
+          - role: Identity Data Admin
+            scope: environment
+          - role: Identity Data Read Only
+            scope: {population: Staff}
+"""
+
+
+async def seeded(client: httpx.AsyncClient, text: str) -> httpx.Response:
+    return await client.post(
+        "/_populace/seed", content=text.encode(), headers={"Content-Type": "application/yaml"}
+    )
+
+
+async def test_a_seed_file_makes_what_it_declares_and_a_second_apply_changes_nothing(
+    emulator: Emulator,
+) -> None:
+    client = emulator.client
+    first = await seeded(client, SEED)
+    assert first.status_code == 200, first.text
+    # 1 environment, 2 populations, 2 groups, 2 users, 2 memberships, 1 app, 2 assignments
+    assert first.json() == {"created": 12, "unchanged": 0}
+    after = await observed(client)
+    environment = next(e for e in after["environments"] if e["name"] == "Seeded")
+    assert environment["description"] == "From a seed file"
+    base = f"/v1/environments/{environment['id']}"
+    users = {u["username"]: u for u in after[f"{base}/users"]}
+    pops = {p["id"]: p["name"] for p in after[f"{base}/populations"]}
+    assert pops[users["ada"]["population"]["id"]] == "Staff"
+    assert users["ada"]["name"]["family"] == "Lovelace"
+    groups = {g["id"]: g["name"] for g in after[f"{base}/groups"]}
+    memberships = after[f"{base}/users/{users['ada']['id']}/memberOfGroups"]
+    assert sorted(groups[m["id"]] for m in memberships["_embedded"]["groupMemberships"]) == [
+        "Admins",
+        "Everyone",
+    ]
+    checked = await operate(
+        client, "POST", environment["id"], users["ada"]["id"], CHECK, {"password": PASSWORD}
+    )
+    assert checked.status_code == 200, checked.text
+    (app,) = [a for a in after[f"{base}/applications"] if a["name"] == "ci-worker"]
+    assigned = await client.get(f"{base}/applications/{app['id']}/roleAssignments")
+    scopes = sorted(a["scope"]["type"] for a in assigned.json()["_embedded"]["roleAssignments"])
+    assert scopes == ["ENVIRONMENT", "POPULATION"]
+
+    second = await seeded(client, SEED)
+    assert second.status_code == 200, second.text
+    assert second.json() == {"created": 0, "unchanged": 10}
+    assert await observed(client) == after
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("environments:\n  - name: E\n    users:\n      - username: x\n"
+         "        population: Nowhere\n", 4, "population 'Nowhere'"),
+        ("environments:\n  - name: E\n    users:\n\n      - username: x\n"
+         "        email: not an address\n", 5, "email"),
+        ("environments:\n  - name: [unclosed\n", 3, "not YAML"),
+        ("environments:\n  - name: E\n    applications:\n      - name: w\n"
+         "        roleAssignments:\n          - role: Emperor\n", 6, "no role 'Emperor'"),
+        ("users: []\n", 0, "list of `environments`"),
+    ],
+)  # fmt: skip
+async def test_a_seed_error_names_its_line(
+    emulator: Emulator, text: str, line: int, words: str
+) -> None:
+    refused = await seeded(emulator.client, text)
+    body = assert_error(refused, 400, "INVALID_DATA", "INVALID_VALUE", "seed")
+    message = body["details"][0]["message"]
+    assert words in message, message
+    if line:
+        assert message.startswith(f"line {line}:"), message

@@ -909,3 +909,39 @@ def test_access_log_lines_in_json_name_the_caller_and_nothing_secret(
     log = [line for line in server.log().splitlines() if not line.startswith("  adminAppSecret")]
     for secret in (token, shown["adminAppSecret"], "private-marker"):
         assert not [line for line in log if secret in line], secret
+
+
+def test_serve_applies_a_seed_file_once(
+    empty_database: str, launch: ServerFactory, tmp_path: Path
+) -> None:
+    """``serve --seed`` makes what the file declares before serving; a second start with the
+    same file finds it all there."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "environments:\n  - name: Seeded\n    populations:\n      - name: Staff\n"
+        "    users:\n      - username: ada\n        email: ada@example.com\n"
+        "        population: Staff\n"
+    )
+    first = launch(empty_database, arguments=("--seed", str(seed)))
+    assert "3 created, 0 already there" in first.log(), first.log()
+    shown = printed(first.log())
+    first.stop()
+    second = launch(empty_database, arguments=("--seed", str(seed)))
+    assert "0 created, 3 already there" in second.log(), second.log()
+    api = Api(second.url, fetch_token(second.url, *credentials_of(shown)))
+    names = [e["name"] for e in api.get("/v1/environments").json()["_embedded"]["environments"]]
+    assert names.count("Seeded") == 1, names
+
+
+def test_a_bad_seed_file_fails_the_start_naming_its_line(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("environments:\n  - name: E\n    groups:\n      - description: no name\n")
+    database = tmp_path / "populace.db"
+    ran = run_cli(
+        "serve", "--port", str(free_port()), "--database", str(database), "--seed", str(seed)
+    )
+    assert_failed_in_one_line(ran, str(seed), "line 4", "`name` is required")
+
+
+def credentials_of(shown: dict[str, str]) -> tuple[str, str, str]:
+    return shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]

@@ -23,11 +23,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from uvicorn.config import LOGGING_CONFIG
 
-from populace.app import start
+from populace.app import build_app, start
 from populace.auth.secrets import load_secret_box
+from populace.auth.tokens import issue_token
 from populace.bootstrap import AdminCredentials, current_credentials
 from populace.bootstrap import recover as recover_admin
 from populace.config import Config
+from populace.control import seed
 from populace.organizations import store as organization_store
 from populace.storage.database import Database, DatabaseUnavailable
 from populace.storage.migrate import deployment_lock, upgrade
@@ -170,6 +172,33 @@ def _starting(config: Config) -> Iterator[None]:
         raise click.ClickException(str(error)) from None
 
 
+def _apply_seed(config: Config, admin: AdminCredentials, path: Path) -> None:
+    """Apply a seed file as the bootstrap application, through the API in-process."""
+    try:
+        document = seed.parse(path.read_bytes())
+    except seed.SeedError as error:
+        raise click.ClickException(f"{path}: {error}") from None
+
+    async def run() -> seed.Report:
+        services, _ = await start(config)
+        try:
+            token = issue_token(
+                services.keys, client_id=admin.client_id, environment_id=admin.environment_id,
+                organization_id=admin.organization_id, issuer="populace-seed",
+                audience="populace-seed", lifetime_seconds=600,
+            )  # fmt: skip
+            return await seed.apply(build_app(services), f"Bearer {token}", document)
+        finally:
+            await services.db.dispose()
+
+    try:
+        with _starting(config):
+            report = asyncio.run(run())
+    except seed.SeedError as error:
+        raise click.ClickException(f"{path}: {error}") from None
+    click.echo(f"seed {path}: {report.created} created, {report.unchanged} already there", err=True)
+
+
 def _port_free(host: str, port: int) -> None:
     """Fail before anything is printed when the address cannot be listened on."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -230,6 +259,14 @@ LOG_LEVELS = click.Choice(["critical", "error", "warning", "info", "debug", "tra
     show_default=True,
     help="A line per request: method, path, status, duration, correlation id, client id.",
 )
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A seed file (YAML or JSON) of environments, populations, groups, users and "
+    "applications, applied before serving; what is there already is left as it is.",
+)
 def serve(
     host: str,
     port: int,
@@ -240,6 +277,7 @@ def serve(
     control: bool | None,
     log_format: str,
     access_log: bool,
+    seed_file: Path | None,
 ) -> None:
     """Start the API (migrates and bootstraps an empty database first)."""
     # Worker processes read their configuration from the environment.
@@ -254,6 +292,8 @@ def serve(
     _port_free(host, port)
     with _starting(config):
         admin = asyncio.run(_prepare(config))
+    if seed_file is not None:
+        _apply_seed(config, admin, seed_file)
     os.environ["POPULACE_DATABASE_URL"] = config.database_url
     show_secret = admin.created or config.admin_client_secret is not None
     _print_credentials(_origin(config, host, port), admin, show_secret=show_secret)

@@ -8,18 +8,20 @@ from starlette.responses import Response
 
 from populace import __version__
 from populace.auth.roles import Permission as P
-from populace.control import rules, state, store
+from populace.control import rules, seed, state, store
 from populace.control.wire import (
     Health,
+    SeedReport,
     Snapshot,
     SnapshotBody,
     StateDocument,
     TableContent,
     snapshot_json,
 )
-from populace.errors import ErrorBody
+from populace.errors import ErrorBody, invalid_data
 from populace.http.dispatch import Call, services
 from populace.http.lists import Listing
+from populace.http.request import header, read_body
 from populace.http.responses import json_response
 from populace.http.router import CONTROL_API, ApiRouter
 from populace.wire import iso_ms, now_ms
@@ -29,6 +31,7 @@ router = ApiRouter("Emulator: control", prefix=CONTROL_API)
 SNAPSHOTS = "/snapshots"
 SNAPSHOT = SNAPSHOTS + "/{name}"
 IMPORT_BYTES = 1024 * 1024 * 1024  # a whole directory, far past the 1 MiB of other bodies
+SEED_BYTES = 16 * 1024 * 1024
 
 
 @router.raw("GET", "/health", response=Health, authenticated=False, errors={})
@@ -96,3 +99,17 @@ async def import_state(call: Call[StateDocument]) -> None:
     body = call.body
     tables = {name: {"columns": t.columns, "rows": t.rows} for name, t in body.tables.items()}
     await rules.import_state(call.conn, call.services.box, body.revision, tables)
+
+
+@router.post("/seed", P.EMULATOR_CONTROL, own_writes=True, status=200, max_body=SEED_BYTES)
+async def apply_seed(call: Call[None]) -> SeedReport:
+    """Apply a seed file (YAML or JSON, as the body): environments, populations, groups,
+    users, applications and role assignments, each created where missing."""
+    text = await read_body(call.request, SEED_BYTES)
+    try:
+        report = await seed.apply(
+            call.request.app, header(call.request, b"authorization") or "", seed.parse(text)
+        )
+    except seed.SeedError as error:
+        raise invalid_data("INVALID_VALUE", "seed", str(error)) from None
+    return SeedReport(report.created, report.unchanged)

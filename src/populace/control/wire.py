@@ -53,3 +53,8 @@ class StateDocument(msgspec.Struct, rename="camel"):
     tables: dict[str, TableContent]
     populace: str = ""  # the version that exported it
     exported_at: str = ""
+
+
+class SeedReport(msgspec.Struct):
+    created: int  # objects, memberships and role assignments made
+    unchanged: int  # those that were there already
