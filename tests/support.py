@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import insert
 
 # How long a ``populace serve`` process may take to answer its first request. Generous: on a
 # shared, loaded CI machine a start (interpreter, imports, migrations) can take many seconds,
@@ -189,3 +190,24 @@ _PRINTED = re.compile(
 def printed(output: str) -> dict[str, str]:
     """The ``name  value`` lines ``serve`` and ``credentials`` print for Postman."""
     return {name: value.strip() for name, value in _PRINTED.findall(output)}
+
+
+async def insert_organization(conn: Any, organization_id: str, license_id: str) -> None:
+    """An organization and its license as every schema revision has them (tests of
+    migrations write rows at an old revision, below the API)."""
+    from populace.storage.schema import licenses, organizations
+
+    await conn.execute(
+        insert(organizations).values(
+            id=organization_id, name="populace", created_at=1, updated_at=1
+        )
+    )
+    await conn.execute(
+        insert(licenses).values(
+            id=license_id,
+            organization_id=organization_id,
+            name="populace",
+            package="INTERNAL",
+            created_at=1,
+        )
+    )

@@ -44,8 +44,6 @@ from populace.storage.database import Database
 from populace.storage.migrate import upgrade
 from populace.storage.schema import (
     environments,
-    licenses,
-    organizations,
     populations,
     rate_windows,
     settings,
@@ -58,6 +56,7 @@ from tests.support import (
     assert_error,
     bearer,
     fetch_token,
+    insert_organization,
     printed,
     record_calls,
     unique,
@@ -1159,20 +1158,7 @@ async def test_migration_0004_rekeys_names_and_keeps_colliding_rows(empty_databa
 
         fullwidth_paypal = "\uff30\uff41\uff59\uff50\uff41\uff4c"
         async with db.write() as conn:
-            await conn.execute(
-                insert(organizations).values(
-                    id=organization_id, name="populace", created_at=1, updated_at=1
-                )
-            )
-            await conn.execute(
-                insert(licenses).values(
-                    id=license_id,
-                    organization_id=organization_id,
-                    name="populace",
-                    package="INTERNAL",
-                    created_at=1,
-                )
-            )
+            await insert_organization(conn, organization_id, license_id)
             await conn.execute(
                 insert(environments),
                 [

@@ -16,9 +16,9 @@ from populace.passwords.policy import haystack_days
 from populace.passwords.wire import SET
 from populace.storage.database import Database
 from populace.storage.migrate import upgrade
-from populace.storage.schema import environments, licenses, organizations, password_policies
+from populace.storage.schema import environments, password_policies
 from tests.conftest import ActorFactory
-from tests.support import assert_error, unique
+from tests.support import assert_error, insert_organization, unique
 from tests.test_passwords import new_user, operate
 
 MINIMAL = {
@@ -419,20 +419,7 @@ async def test_migration_0008_keys_names_trims_settings_and_adds_the_predefined_
     try:
         await upgrade(db, "0007")
         async with db.write() as conn:
-            await conn.execute(
-                sa.insert(organizations).values(
-                    id=organization_id, name="populace", created_at=1, updated_at=1
-                )
-            )
-            await conn.execute(
-                sa.insert(licenses).values(
-                    id=license_id,
-                    organization_id=organization_id,
-                    name="populace",
-                    package="INTERNAL",
-                    created_at=1,
-                )
-            )
+            await insert_organization(conn, organization_id, license_id)
             await conn.execute(
                 sa.insert(environments).values(
                     id=environment_id,

@@ -75,6 +75,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- helpers -------------------------------------------------------------------------------
 
+# What serve and credentials print: the variables of PingOne's Postman collection.
+PRINTED_NAMES = {"apiPath", "authPath", "adminEnvID", "adminAppID", "adminAppSecret", "orgID"}
+
 
 class Server(ServerProcess):
     """``ServerProcess`` with uvicorn's info log (so the log shows a graceful shutdown) and a
@@ -354,14 +357,7 @@ def test_bootstrap_with_fixed_credentials(empty_database: str, launch: ServerFac
 def test_restart_keeps_keys_and_bootstrap(empty_database: str, launch: ServerFactory) -> None:
     first = launch(empty_database)
     shown = printed(first.log())
-    assert set(shown) == {
-        "apiPath",
-        "authPath",
-        "adminEnvID",
-        "adminAppID",
-        "adminAppSecret",
-        "orgID",
-    }, first.log()
+    assert set(shown) == PRINTED_NAMES, first.log()
     environment_id, client_id, secret = (
         shown["adminEnvID"],
         shown["adminAppID"],
@@ -837,14 +833,7 @@ def test_credentials_in_every_format(empty_database: str, launch: ServerFactory)
     environment file; each carries what works at the token endpoint."""
     server = launch(empty_database)
     shown = printed(server.log())
-    assert set(shown) == {
-        "apiPath",
-        "authPath",
-        "adminEnvID",
-        "adminAppID",
-        "adminAppSecret",
-        "orgID",
-    }
+    assert set(shown) == PRINTED_NAMES
 
     def credentials(form: str) -> str:
         port = str(server.port)  # credentials cannot know where serve listens: it is told
