@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from populace import __version__
 from populace.auth.roles import Permission as P
-from populace.control import rules, seed, state, store
+from populace.control import rules, seed, store
 from populace.control.wire import (
     Health,
     SeedReport,
@@ -80,13 +80,13 @@ async def delete_snapshot(call: Call[None]) -> None:
     await rules.delete(call.conn, call.param("name"))
 
 
-@router.get("/export", P.EMULATOR_CONTROL, no_store=True)
+@router.get("/export", P.EMULATOR_CONTROL, no_store=True, own_writes=True)
 async def export_state(call: Call[None]) -> StateDocument:
     """The whole directory as a JSON document (``secrets=omit`` leaves secrets out)."""
     secrets = call.request.query_params.get("secrets", "encrypted") != "omit"
-    tables = await rules.export(call.conn, secrets=secrets)
+    revision, tables = await rules.export(call.services.db, secrets=secrets)
     return StateDocument(
-        revision=await state.revision(call.conn),
+        revision=revision,
         tables={name: TableContent(**content) for name, content in tables.items()},
         populace=__version__,
         exported_at=iso_ms(now_ms()),

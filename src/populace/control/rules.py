@@ -17,7 +17,7 @@ from populace.control import state, store
 from populace.errors import found, invalid_data, invalid_request, not_found
 from populace.organizations import store as organization_store
 from populace.storage import settings
-from populace.storage.database import Connection, unique_or
+from populace.storage.database import Connection, Database, unique_or
 from populace.storage.schema import licenses, organizations
 from populace.wire import new_id, now_ms
 
@@ -97,16 +97,20 @@ async def delete(conn: Connection, name: str) -> None:
         raise not_found()
 
 
-async def export(conn: Connection, *, secrets: bool) -> state.Tables:
-    """The directory's rows; without ``secrets``, applications' secrets are null."""
-    await state.hold(conn, exclusive=False)
-    tables = await conn.run_sync(state.read_tables)
+async def export(db: Database, *, secrets: bool) -> tuple[str, state.Tables]:
+    """The schema revision and the directory's rows, read in one transaction (holding the
+    tables, so they are one moment's state); without ``secrets``, applications' secrets are
+    null."""
+    async with db.write() as conn:
+        await state.hold(conn, exclusive=False)
+        revision = await state.revision(conn)
+        tables = await conn.run_sync(state.read_tables)
     if not secrets:
         applications = tables[APPLICATIONS]
         position = applications["columns"].index("client_secret")
         for row in applications["rows"]:
             row[position] = None
-    return tables
+    return revision, tables
 
 
 async def import_state(
