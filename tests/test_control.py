@@ -4,6 +4,7 @@ of its own (a reset or a restore replaces everything the session's deployment ho
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -343,6 +344,14 @@ def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
         return {**document, "revision": "0001"}
     if how == "table":
         return {**document, "tables": {**tables, "mailboxes": {"columns": [], "rows": []}}}
+    if how == "empty":  # would leave no organization and no administrator
+        return {**document, "tables": {}}
+    if how == "missing":
+        return {**document, "tables": {k: v for k, v in tables.items() if k != "users"}}
+    if how == "organization":
+        organizations = tables["organizations"]
+        rows = [[str(uuid.uuid4()), *row[1:]] for row in organizations["rows"]]
+        return {**document, "tables": {**tables, "organizations": {**organizations, "rows": rows}}}
     users = tables["users"]
     if how == "columns":
         return {**document, "tables": {**tables, "users": {**users, "columns": ["id"]}}}
@@ -354,7 +363,9 @@ def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
     return {**document, "tables": {**tables, "populations": {**populations, "rows": []}}}
 
 
-@pytest.mark.parametrize("how", ["revision", "table", "columns", "width", "dangling"])
+@pytest.mark.parametrize(
+    "how", ["revision", "table", "empty", "missing", "organization", "columns", "width", "dangling"]
+)
 async def test_a_document_that_does_not_fit_is_refused_and_changes_nothing(
     emulator: Emulator, how: str
 ) -> None:

@@ -21,7 +21,7 @@ from populace.storage.database import Connection, Database, unique_or
 from populace.storage.schema import licenses, organizations
 from populace.wire import new_id, now_ms
 
-APPLICATIONS = "applications"
+APPLICATIONS, ORGANIZATIONS = "applications", "organizations"
 
 # Names go in paths (``/_populace/snapshots/{name}``) as they are.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -127,6 +127,7 @@ async def import_state(
     found = state.problems(tables)
     if found:
         raise invalid_data("INVALID_VALUE", "tables", "; ".join(found[:10]))
+    await _same_organization(conn, tables[ORGANIZATIONS])
     await state.hold(conn, exclusive=True)
     await _fill_secrets(conn, box, tables.get(APPLICATIONS))
     try:
@@ -137,6 +138,21 @@ async def import_state(
             "tables",
             f"The rows do not hold together: {type(error.orig or error).__name__}.",
         ) from None
+
+
+async def _same_organization(conn: Connection, organizations: Any) -> None:
+    """A document imports into the deployment it came from: every process keeps its
+    organization's id, and the bootstrap application is recorded in this deployment."""
+    ours = await organization_store.the_organization_id(conn)
+    position = organizations["columns"].index("id")
+    theirs = [row[position] for row in organizations["rows"]]
+    if theirs != [ours]:
+        raise invalid_data(
+            "INVALID_VALUE",
+            "tables",
+            f"The document's organization is {', '.join(map(str, theirs)) or 'missing'}; this "
+            f"deployment's is {ours}. A document imports into the deployment it came from.",
+        )
 
 
 async def _fill_secrets(conn: Connection, box: SecretBox, applications: Any) -> None:

@@ -84,10 +84,11 @@ def replace(sync: SyncConnection, content: bytes) -> None:
 
 
 def problems(tables: Tables) -> list[str]:
-    """What keeps a document's tables from being the directory: a table it does not have,
+    """What keeps a document's tables from being the directory: a table missing or unknown,
     columns other than the table's, a row of another width."""
     known = {str(table.name): [str(c.name) for c in table.columns] for table in DIRECTORY}
-    found = []
+    # Every table, even empty: a document that leaves one out is not a whole directory.
+    found = [f"{name}: missing" for name in known if name not in tables]
     for name, stored in tables.items():
         if name not in known:
             found.append(f"{name}: no such table")
