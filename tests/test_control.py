@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from populace.app import build_app, start
@@ -287,11 +288,14 @@ async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulat
 
 
 async def test_the_control_api_can_be_turned_off(empty_database: str) -> None:
-    """Off, every path under /_populace is unknown (404), health included; /v1 is served."""
+    """Off, every path under /_populace is unknown (404) but the health checks; /v1 is
+    served."""
     async for off in _emulator(empty_database, control_api=False):
+        assert (await off.client.get("/_populace/health")).status_code == 200
+        assert (await off.client.get("/_populace/ready")).status_code == 200
         for method, path in [
-            ("GET", "/_populace/health"),
             ("POST", "/_populace/reset"),
+            ("GET", "/_populace/export"),
             ("GET", SNAPSHOTS),
             ("GET", f"/_populace/environments/{off.admin.environment_id}/messages"),
         ]:
@@ -344,6 +348,19 @@ def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
         return {**document, "revision": "0001"}
     if how == "table":
         return {**document, "tables": {**tables, "mailboxes": {"columns": [], "rows": []}}}
+    if how == "foreign-secret":  # sealed with another deployment's key
+        applications = tables["applications"]
+        position = applications["columns"].index("client_secret")
+        other = Fernet(Fernet.generate_key()).encrypt(b"elsewhere").decode()
+        rows = [[*row[:position], other, *row[position + 1 :]] for row in applications["rows"]]
+        return {**document, "tables": {**tables, "applications": {**applications, "rows": rows}}}
+    if how == "type":  # SQLite would store it, and every later read would fail
+        environments = tables["environments"]
+        position = environments["columns"].index("created_at")
+        rows = [
+            [*row[:position], "yesterday", *row[position + 1 :]] for row in environments["rows"]
+        ]
+        return {**document, "tables": {**tables, "environments": {**environments, "rows": rows}}}
     if how == "empty":  # would leave no organization and no administrator
         return {**document, "tables": {}}
     if how == "missing":
@@ -364,7 +381,19 @@ def _broken(document: dict[str, Any], how: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "how", ["revision", "table", "empty", "missing", "organization", "columns", "width", "dangling"]
+    "how",
+    [
+        "revision",
+        "table",
+        "empty",
+        "missing",
+        "organization",
+        "columns",
+        "width",
+        "dangling",
+        "foreign-secret",
+        "type",
+    ],
 )
 async def test_a_document_that_does_not_fit_is_refused_and_changes_nothing(
     emulator: Emulator, how: str

@@ -3,6 +3,7 @@ Correlation-Id, links, ids and the OpenAPI document."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from populace.http import access
 from tests.support import assert_error, bearer, unique
 
 OTHER_BASE = "http://example.org:8443"
@@ -256,3 +258,13 @@ async def test_browsable_docs_render_the_openapi_document_with_nothing_from_else
     assert not re.search(r"@import|<link\b", page), page
     resolved = httpx.URL("http://populace.test/docs").join("openapi.json")
     assert resolved.path == "/openapi.json"
+
+
+def test_an_access_line_keeps_a_decoded_newline_of_the_path_on_its_line(caplog):
+    """A path with %0A decodes to a newline: the text line escapes it (no forged lines)."""
+    scope = {"method": "GET", "path": "/x\n2026-01-01 INFO populace.access: GET /forged"}
+    with caplog.at_level(logging.INFO, logger="populace.access"):
+        access.record(scope, 404, 0.0, "id")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "populace.access"]
+    assert "\n" not in line and "\\n" in line, line
+    assert " 404 0.00ms id -" in line, line  # a zero duration is a duration, not "-"

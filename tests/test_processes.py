@@ -721,14 +721,16 @@ def test_a_snapshot_taken_on_one_process_is_restored_for_both(
 def test_serve_without_the_control_api_answers_404_under_it(
     empty_database: str, launch: ServerFactory
 ) -> None:
-    """``--no-control`` (the default when listening beyond loopback): /_populace is unknown."""
+    """``--no-control`` (the default when listening beyond loopback): /_populace is unknown,
+    but for its health checks."""
     server = launch(empty_database, arguments=("--no-control",))
     shown = printed(server.log())
     token = fetch_token(
         server.url, shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
     )
     api = Api(server.url, token)
-    for path in ("/_populace/health", "/_populace/snapshots"):
+    assert api.get("/_populace/health").status_code == 200  # probes still answer
+    for path in ("/_populace/export", "/_populace/snapshots"):
         response = api.get(path)
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "NOT_FOUND", response.text
@@ -817,7 +819,7 @@ def test_credentials_never_creates_a_database(tmp_path: Path, empty_database: st
     """Run where there is no deployment, it says where it looked; it makes no file, and on
     PostgreSQL no tables."""
     missing = tmp_path / "elsewhere" / "populace.db"
-    for database in (str(missing), empty_database):
+    for database in (str(missing), f"sqlite:///{missing}", empty_database):
         ran = run_cli("credentials", "--database", database)
         assert ran.returncode == 1, ran.stdout + ran.stderr
         assert "no populace deployment in" in ran.stderr, ran.stderr

@@ -29,6 +29,7 @@ from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
 from populace.config import Config
 from populace.configuration.api import router as configuration_router
+from populace.control.api import health_router
 from populace.control.api import router as control_router
 from populace.environments.api import router as environments_router
 from populace.errors import (
@@ -76,6 +77,7 @@ ROUTERS: list[ApiRouter] = [
     roles_router,
     outbox_router,
     control_router,
+    health_router,
 ]
 AUTHORIZATION_SERVER = "/{envID}/as"
 
@@ -206,8 +208,8 @@ async def _docs(_request: Request) -> Response:
 def surfaces(control_api: bool = True) -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
     client; what it does not serve falls back to 405, 501 or 404), the authorization server
-    of each environment, and populace's own control API (every path of it 404 when it is
-    off)."""
+    of each environment, and populace's own control API (when it is off, only its health
+    checks: every other path under it is 404)."""
     served = routes(ROUTERS, MANAGEMENT_API)
     fallback = Fallback(served, pingone_operations())
     return [
@@ -217,7 +219,7 @@ def surfaces(control_api: bool = True) -> list[BaseRoute]:
             middleware=[Middleware(RateLimitMiddleware)],
         ),
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
-        Mount(CONTROL_API, routes=routes(ROUTERS, CONTROL_API) if control_api else []),
+        Mount(CONTROL_API, routes=routes(ROUTERS if control_api else [health_router], CONTROL_API)),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/docs", _docs, methods=["GET"]),
     ]

@@ -24,14 +24,14 @@ from sqlalchemy.exc import DBAPIError
 from uvicorn.config import LOGGING_CONFIG
 
 from populace.app import build_app, start
-from populace.auth.secrets import load_secret_box
+from populace.auth.secrets import stored_secret_box
 from populace.auth.tokens import issue_token
 from populace.bootstrap import AdminCredentials, current_credentials
 from populace.bootstrap import recover as recover_admin
 from populace.config import Config
 from populace.control import seed
 from populace.organizations import store as organization_store
-from populace.storage.database import Database, DatabaseUnavailable
+from populace.storage.database import Database, DatabaseUnavailable, normalize_url
 from populace.storage.migrate import deployment_lock, upgrade
 
 console = Console(stderr=True)
@@ -168,7 +168,7 @@ def _starting(config: Config) -> Iterator[None]:
     except DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
         raise click.ClickException(f"cannot use the database {where}: {reason}") from None
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:  # RuntimeError: a secret that does not open
         raise click.ClickException(str(error)) from None
 
 
@@ -331,18 +331,41 @@ def migrate(database: str | None) -> None:
     console.print("schema is up to date")
 
 
+class _NoDeployment(Exception):
+    pass
+
+
 async def _read_credentials(config: Config) -> AdminCredentials:
+    """The bootstrap credentials, read only (no key is made, no schema, no row)."""
     db = Database.from_config(config)
     try:
         async with db.read() as conn:
-            if await organization_store.the_organization_id(conn) is None:
-                raise ValueError("no deployment")
-            box = await load_secret_box(conn, config.secret_key)
+            try:
+                organization_id = await organization_store.the_organization_id(conn)
+            except DBAPIError as error:  # no tables: a database populace never started on
+                if "no such table" in str(error) or "does not exist" in str(error):
+                    raise _NoDeployment from None
+                raise
+            if organization_id is None:
+                raise _NoDeployment
+            box = await stored_secret_box(conn, config.secret_key)
+            if box is None:
+                raise ValueError(
+                    "this deployment's key is not in the database: set POPULACE_SECRET_KEY"
+                )
             found = await current_credentials(conn, box)
     finally:
         await db.dispose()
     assert found is not None
     return found
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite database URL or path names (None for PostgreSQL)."""
+    normalized = make_url(normalize_url(url))
+    if normalized.get_backend_name() != "sqlite":
+        return None
+    return Path(normalized.database or "")
 
 
 @main.command()
@@ -358,11 +381,14 @@ def credentials(database: str | None, host: str, port: int, form: str) -> None:
     missing = click.ClickException(
         f"no populace deployment in {where}: `populace serve --database {where}` makes one"
     )
-    if "://" not in config.database_url and not Path(config.database_url).is_file():
-        raise missing
+    with _starting(config):
+        file = _sqlite_file(config.database_url)
+    if file is not None and not file.is_file():
+        raise missing  # opening it would make it
     try:
-        admin = asyncio.run(_read_credentials(config))
-    except (DBAPIError, ValueError):  # no tables, or no organization in them
+        with _starting(config):
+            admin = asyncio.run(_read_credentials(config))
+    except _NoDeployment:
         raise missing from None
     _print_credentials(_origin(config, host, port), admin, show_secret=True, form=form)
     if admin.client_secret is None:

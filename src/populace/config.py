@@ -19,6 +19,7 @@ _PUBLIC_URL = re.compile(
     r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
 SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
+OFF = ("0", "false", "no", "off")  # a switch variable that turns something off
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +108,8 @@ class Config:
                 "POPULACE_READ_TIMEOUT_SECONDS", "30", float, "a number of seconds"
             ),
             password_hash_cost=env.get("POPULACE_PASSWORD_HASH_COST", "standard").lower(),
-            control_api=env.get("POPULACE_CONTROL_API", "1") != "0",
+            control_api=env.get("POPULACE_CONTROL_API", "1").lower() not in OFF,
             log_format=env.get("POPULACE_LOG_FORMAT", "text").lower(),
             log_level=env.get("POPULACE_LOG_LEVEL", "warning").lower(),
-            access_log=env.get("POPULACE_ACCESS_LOG", "1") != "0",
+            access_log=env.get("POPULACE_ACCESS_LOG", "1").lower() not in OFF,
         )

@@ -147,12 +147,19 @@ def _wait_ready(server: PopulaceServer) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"populace serve exited:\n{server.log_path.read_text()}")
         try:
-            if httpx.get(f"{server.url}/_populace/ready", timeout=10).status_code == 200:
+            probe = server.transport.handle_request(
+                httpx.Request(
+                    "GET",
+                    f"{server.url}/_populace/ready",
+                    extensions={"timeout": {"connect": 10, "read": 10, "write": 10, "pool": 10}},
+                )
+            )
+            probe.read()
+            if probe.status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    server.stop()
     raise RuntimeError(f"populace serve was not ready in {START_SECONDS:.0f} s")
 
 
@@ -165,7 +172,9 @@ def start_server(folder: Path) -> PopulaceServer:
         "POPULACE_ADMIN_CLIENT_ID": str(uuid.uuid4()),
         "POPULACE_ADMIN_CLIENT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
     }
-    environment = {**os.environ, **credentials, "POPULACE_PASSWORD_HASH_COST": "cheap"}
+    # The developer's own POPULACE_* settings (a public URL, Redis, rate limits) stay out.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("POPULACE_")}
+    environment = {**inherited, **credentials, "POPULACE_PASSWORD_HASH_COST": "cheap"}
     log_path = folder / "populace.log"
     command = [
         sys.executable, "-m", "populace", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -181,12 +190,15 @@ def start_server(folder: Path) -> PopulaceServer:
         process,
         log_path,
     )
-    _wait_ready(server)
-    with server.client() as client:
-        taken = client.post("/_populace/snapshots", json={"name": CLEAN_SNAPSHOT})
-        if taken.status_code != 201:
-            server.stop()
-            raise RuntimeError(f"populace did not take the clean snapshot: {taken.text}")
+    try:
+        _wait_ready(server)
+        with server.client() as client:
+            taken = client.post("/_populace/snapshots", json={"name": CLEAN_SNAPSHOT})
+            if taken.status_code != 201:
+                raise RuntimeError(f"populace did not take the clean snapshot: {taken.text}")
+    except BaseException:  # Ctrl-C included: no server is left behind
+        server.stop()
+        raise
     return server
 
 

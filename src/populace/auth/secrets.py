@@ -63,3 +63,9 @@ async def load_secret_box(conn: Connection, configured: str | None) -> SecretBox
         stored = Fernet.generate_key().decode()
         await settings.put(conn, _SETTING, stored)
     return SecretBox(stored.encode())
+
+
+async def stored_secret_box(conn: Connection, configured: str | None) -> SecretBox | None:
+    """The deployment's key without creating one (None: neither configured nor stored)."""
+    stored = configured or await settings.get(conn, _SETTING)
+    return None if stored is None else SecretBox(stored.encode())

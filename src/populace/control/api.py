@@ -18,7 +18,7 @@ from populace.control.wire import (
     TableContent,
     snapshot_json,
 )
-from populace.errors import ErrorBody, invalid_data
+from populace.errors import ErrorBody, invalid_data, invalid_request
 from populace.http.dispatch import Call, services
 from populace.http.lists import Listing
 from populace.http.request import header, read_body
@@ -27,6 +27,8 @@ from populace.http.router import CONTROL_API, ApiRouter
 from populace.wire import iso_ms, now_ms
 
 router = ApiRouter("Emulator: control", prefix=CONTROL_API)
+# Served even when the control API is off: probes need no power over the directory.
+health_router = ApiRouter("Emulator: health", prefix=CONTROL_API)
 
 SNAPSHOTS = "/snapshots"
 SNAPSHOT = SNAPSHOTS + "/{name}"
@@ -34,13 +36,13 @@ IMPORT_BYTES = 1024 * 1024 * 1024  # a whole directory, far past the 1 MiB of ot
 SEED_BYTES = 16 * 1024 * 1024
 
 
-@router.raw("GET", "/health", response=Health, authenticated=False, errors={})
+@health_router.raw("GET", "/health", response=Health, authenticated=False, errors={})
 async def health(_request: Request) -> Response:
     """Is the process up (no database work)."""
     return json_response(Health("UP", __version__))
 
 
-@router.raw("GET", "/ready", response=Health, authenticated=False, errors={503: ErrorBody})
+@health_router.raw("GET", "/ready", response=Health, authenticated=False, errors={503: ErrorBody})
 async def ready(request: Request) -> Response:
     """Is the process up and its database reachable (503 when it is not)."""
     await services(request).db.ping()
@@ -83,7 +85,10 @@ async def delete_snapshot(call: Call[None]) -> None:
 @router.get("/export", P.EMULATOR_CONTROL, no_store=True, own_writes=True)
 async def export_state(call: Call[None]) -> StateDocument:
     """The whole directory as a JSON document (``secrets=omit`` leaves secrets out)."""
-    secrets = call.request.query_params.get("secrets", "encrypted") != "omit"
+    wanted = call.request.query_params.get("secrets", "encrypted")
+    if wanted not in ("encrypted", "omit"):
+        raise invalid_request("secrets is encrypted (the default) or omit.")
+    secrets = wanted == "encrypted"
     revision, tables = await rules.export(call.services.db, secrets=secrets)
     return StateDocument(
         revision=revision,

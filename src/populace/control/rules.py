@@ -14,7 +14,7 @@ from populace.applications import store as application_store
 from populace.auth.secrets import SecretBox, new_client_secret
 from populace.config import Config
 from populace.control import state, store
-from populace.errors import found, invalid_data, invalid_request, not_found
+from populace.errors import constraint_violation, found, invalid_data, invalid_request, not_found
 from populace.organizations import store as organization_store
 from populace.storage import settings
 from populace.storage.database import Connection, Database, unique_or
@@ -35,8 +35,13 @@ async def reset(conn: Connection, config: Config, box: SecretBox) -> None:
     application = await application_store.get(conn, environment_id, client_id)
     if application is not None:
         secret = box.open(application.client_secret)
-    else:  # gone before the reset (`populace admin recover` was not run): made again
-        secret = config.admin_client_secret or new_client_secret()
+    elif config.admin_client_secret:  # gone, but its secret is known: made again with it
+        secret = config.admin_client_secret
+    else:  # a new secret nobody could read would leave the deployment without administrator
+        raise constraint_violation(
+            "The bootstrap application no longer exists, so a reset could not give its "
+            "credentials back: run `populace admin recover` first."
+        )
     await state.hold(conn, exclusive=True)
     await conn.run_sync(lambda sync: state.clear(sync, keep=(organizations, licenses)))
     await bootstrap.install_admin(conn, box, organization_id, environment_id, client_id, secret)
@@ -87,7 +92,7 @@ async def restore(conn: Connection, name: str) -> None:
             f"The snapshot was taken at schema revision {snapshot.revision}; the database is "
             f"at {current}. Take it again."
         )
-    content = await store.content(conn, snapshot.id)
+    content = found(await store.content(conn, snapshot.id))  # deleted meanwhile: 404
     await state.hold(conn, exclusive=True)
     await conn.run_sync(lambda sync: state.replace(sync, content))
 
@@ -101,10 +106,13 @@ async def export(db: Database, *, secrets: bool) -> tuple[str, state.Tables]:
     """The schema revision and the directory's rows, read in one transaction (holding the
     tables, so they are one moment's state); without ``secrets``, applications' secrets are
     null."""
-    async with db.write() as conn:
+
+    async def read(conn: Connection) -> tuple[str, state.Tables]:
         await state.hold(conn, exclusive=False)
-        revision = await state.revision(conn)
-        tables = await conn.run_sync(state.read_tables)
+        return await state.revision(conn), await conn.run_sync(state.read_tables)
+
+    # A write transaction, for the table locks; run (retried) as a write that lost a race is.
+    revision, tables = await db.run(read, writes=True)
     if not secrets:
         applications = tables[APPLICATIONS]
         position = applications["columns"].index("client_secret")
@@ -128,6 +136,7 @@ async def import_state(
     if found:
         raise invalid_data("INVALID_VALUE", "tables", "; ".join(found[:10]))
     await _same_organization(conn, tables[ORGANIZATIONS])
+    _secrets_open(box, tables[APPLICATIONS])
     await state.hold(conn, exclusive=True)
     await _fill_secrets(conn, box, tables.get(APPLICATIONS))
     try:
@@ -153,6 +162,23 @@ async def _same_organization(conn: Connection, organizations: Any) -> None:
             f"The document's organization is {', '.join(map(str, theirs)) or 'missing'}; this "
             f"deployment's is {ours}. A document imports into the deployment it came from.",
         )
+
+
+def _secrets_open(box: SecretBox, applications: Any) -> None:
+    """Every secret of the document opens with this deployment's key (one that does not
+    would make its application's token requests fail later, not now)."""
+    position = applications["columns"].index("client_secret")
+    for row in applications["rows"]:
+        if row[position] is not None:
+            try:
+                box.open(row[position])
+            except RuntimeError:
+                raise invalid_data(
+                    "INVALID_VALUE",
+                    "tables",
+                    "An application's secret does not decrypt with this deployment's key: "
+                    "export with ?secrets=omit, or import where POPULACE_SECRET_KEY is the same.",
+                ) from None
 
 
 async def _fill_secrets(conn: Connection, box: SecretBox, applications: Any) -> None:

@@ -33,7 +33,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
 from starlette.types import ASGIApp, Message
@@ -144,12 +144,18 @@ class _Api:
         return answer
 
     async def all(self, line: int, path: str, key: str, filter_: str | None = None) -> list[Json]:
+        """Every item of a list, page after page."""
         query = {"limit": "1000", **({"filter": filter_} if filter_ else {})}
-        got, answer = await self.call("GET", path, query=query)
-        if got != 200:
-            raise SeedError(line, _explain("GET", path, got, answer))
-        items: list[Json] = answer.get("_embedded", {}).get(key, [])
-        return items
+        items: list[Json] = []
+        while True:
+            got, answer = await self.call("GET", path, query=query)
+            if got != 200:
+                raise SeedError(line, _explain("GET", path, got, answer))
+            items += answer.get("_embedded", {}).get(key, [])
+            following = answer.get("_links", {}).get("next")
+            if following is None:
+                return items
+            query = dict(parse_qsl(urlsplit(following["href"]).query))
 
 
 def _explain(method: str, path: str, status: int, answer: Json) -> str:

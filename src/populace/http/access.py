@@ -30,7 +30,8 @@ def record(scope: Scope, status: int, duration: float, correlation_id: str) -> N
         return
     fields = {
         "method": scope["method"],
-        "path": scope["path"],
+        # Escaped: a decoded %0A must not start a line of its own in a text log.
+        "path": scope["path"].encode("unicode_escape").decode("ascii"),
         "status": status,
         "duration_ms": round(duration * 1000, 2),
         "correlation_id": correlation_id,
@@ -38,7 +39,7 @@ def record(scope: Scope, status: int, duration: float, correlation_id: str) -> N
     }
     ACCESS.info(
         "%s %s %s %.2fms %s %s",
-        *(fields[name] or "-" for name in _FIELDS),
+        *("-" if fields[name] is None else fields[name] for name in _FIELDS),
         extra={"access": fields},
     )
 
