@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The PostgreSQL pass of `make test`; the machine's local server by default.
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install lock node serve test test-sqlite test-postgres lint bench
+.PHONY: install lock node chromium serve test test-sqlite test-postgres lint bench
 
 # Dependencies come from requirements.lock: the versions the tests passed with, each checked
 # against its hash; then populace itself, without dependencies of its own choosing.
@@ -32,6 +32,14 @@ node:
 	  $$sudo apt-get update -q && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
 
+# Chromium (Debian's), for the tests that drive a real browser with Playwright: they launch this
+# executable (`chromium` on PATH), so nothing runs `playwright install` or downloads a browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 # `make serve PORT=8080 DATABASE=postgresql://...` (either may be left out).
 serve: install
 	$(BIN)/populace serve $(if $(PORT),--port $(PORT)) $(if $(DATABASE),--database $(DATABASE))
@@ -41,10 +49,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
 
-test-sqlite: install node
+test-sqlite: install node chromium
 	$(BIN)/python -m pytest
 
-test-postgres: install node
+test-postgres: install node chromium
 	POPULACE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 test: lint test-sqlite test-postgres

@@ -178,11 +178,27 @@ async def test_deleting_an_application_revokes_its_token(admin, client, environm
 @pytest.mark.parametrize(
     ("fields", "target"),
     [
-        ({"type": "SINGLE_PAGE_APP"}, "type"),
+        ({"type": "SERVICE"}, "type"),
+        ({"type": "SINGLE_PAGE_APP"}, "tokenEndpointAuthMethod"),
         ({"type": "worker"}, "type"),
         ({"protocol": "SAML"}, "protocol"),
-        ({"grantTypes": ["AUTHORIZATION_CODE"]}, "grantTypes"),
-        ({"tokenEndpointAuthMethod": "NONE"}, "tokenEndpointAuthMethod"),
+        ({"grantTypes": ["IMPLICIT"]}, "grantTypes"),
+        ({"grantTypes": ["AUTHORIZATION_CODE"]}, "redirectUris"),
+        ({"grantTypes": ["REFRESH_TOKEN"]}, "grantTypes"),
+        ({"tokenEndpointAuthMethod": "PRIVATE_KEY_JWT"}, "tokenEndpointAuthMethod"),
+        ({"tokenEndpointAuthMethod": "NONE"}, "grantTypes"),
+        (
+            {"grantTypes": ["AUTHORIZATION_CODE"], "redirectUris": ["http://evil.test/cb"]},
+            "redirectUris",
+        ),
+        (
+            {"grantTypes": ["AUTHORIZATION_CODE"], "redirectUris": ["javascript:alert(1)"]},
+            "redirectUris",
+        ),
+        (
+            {"grantTypes": ["AUTHORIZATION_CODE"], "redirectUris": ["https://a.test/cb#x"]},
+            "redirectUris",
+        ),
         ({"enabled": "yes"}, "enabled"),
         ({"name": 7}, "name"),
         ({"name": "  "}, "name"),
@@ -206,6 +222,10 @@ async def test_missing_required_field_is_400(admin, environment, field):
 
 async def test_invalid_application_is_not_created(admin, environment):
     before = (await admin.get(apps_path(environment["id"]))).json()["_embedded"]["applications"]
-    await admin.post(apps_path(environment["id"]), json=worker(type="NATIVE_APP"))
+    refused = await admin.post(
+        apps_path(environment["id"]),
+        json=worker(type="NATIVE_APP", grantTypes=["AUTHORIZATION_CODE"]),
+    )
+    assert_error(refused, 400, "INVALID_DATA")
     after = (await admin.get(apps_path(environment["id"]))).json()["_embedded"]["applications"]
     assert after == before

@@ -129,6 +129,7 @@ class World:
     roles: dict[str, str]  # role name to id
     foreign_environment_id: str  # the administrators' environment: not the test's
     message_id: str  # a recovery code sent to another user, in populace's outbox
+    flow_id: str  # a sign-on flow (``response_mode=pi.flow``) through a Web app, waiting
 
 
 def subject_assignment(world: World, path: str) -> str:
@@ -153,6 +154,7 @@ PARAMETERS: dict[str, Callable[[World, str], str]] = {
     "licenseID": lambda w, _: w.license_id,
     "roleID": lambda w, _: w.role_id,
     "messageID": lambda w, _: w.message_id,
+    "flowID": lambda w, _: w.flow_id,
 }
 
 
@@ -272,6 +274,23 @@ async def world(
     )
     assert sent.status_code == 200, sent.text
     messages = (await admin.get(f"/_populace/environments/{environment_id}/messages")).json()
+    web_app = {
+        **application_body(),
+        "type": "WEB_APP",
+        "grantTypes": ["AUTHORIZATION_CODE"],
+        "redirectUris": ["https://app.example.com/callback"],
+    }
+    web_app_id = await created_id(admin.post(f"{base}/applications", json=web_app))
+    flow = await admin.get(
+        f"/{environment_id}/as/authorize",
+        params={
+            "response_type": "code",
+            "client_id": web_app_id,
+            "scope": "openid",
+            "response_mode": "pi.flow",
+        },
+    )
+    assert flow.status_code == 200, flow.text
     policies = (await admin.get(f"{base}/passwordPolicies")).json()
     themes = (await admin.get(f"{base}/themes")).json()
     return World(
@@ -290,6 +309,7 @@ async def world(
         roles=role_ids,
         foreign_environment_id=deployment.admin.environment_id,
         message_id=messages["_embedded"]["messages"][0]["id"],
+        flow_id=flow.json()["id"],
     )
 
 

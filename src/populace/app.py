@@ -49,6 +49,8 @@ from populace.http.openapi import build_document
 from populace.http.responses import error_response, json_response
 from populace.http.router import CONTROL_API, MANAGEMENT_API, ApiRouter, routes
 from populace.oauth.api import router as oauth_router
+from populace.oauth.flows import router as flows_router
+from populace.oauth.page import router as sign_on_page_router
 from populace.organizations.api import router as organizations_router
 from populace.outbox.api import router as outbox_router
 from populace.passwords.api import router as passwords_router
@@ -69,6 +71,8 @@ ROUTERS: list[ApiRouter] = [
     passwords_router,
     groups_router,
     oauth_router,
+    flows_router,
+    sign_on_page_router,
     environments_router,
     configuration_router,
     applications_router,
@@ -80,6 +84,8 @@ ROUTERS: list[ApiRouter] = [
     health_router,
 ]
 AUTHORIZATION_SERVER = "/{envID}/as"
+FLOWS = "/{envID}/flows"
+SIGN_ON_PAGE = "/{envID}/signon"
 
 
 async def start(config: Config) -> tuple[Services, AdminCredentials]:
@@ -208,7 +214,8 @@ async def _docs(_request: Request) -> Response:
 def surfaces(control_api: bool = True) -> list[BaseRoute]:
     """Each surface is a Mount with its own middleware: the management API (rate-limited per
     client; what it does not serve falls back to 405, 501 or 404), the authorization server
-    of each environment, and populace's own control API (when it is off, only its health
+    of each environment with its flows API and hosted sign-on page, and populace's own
+    control API (when it is off, only its health
     checks: every other path under it is 404)."""
     served = routes(ROUTERS, MANAGEMENT_API)
     fallback = Fallback(served, pingone_operations())
@@ -219,6 +226,8 @@ def surfaces(control_api: bool = True) -> list[BaseRoute]:
             middleware=[Middleware(RateLimitMiddleware)],
         ),
         Mount(AUTHORIZATION_SERVER, routes=routes(ROUTERS, AUTHORIZATION_SERVER)),
+        Mount(FLOWS, routes=routes(ROUTERS, FLOWS)),
+        Mount(SIGN_ON_PAGE, routes=routes(ROUTERS, SIGN_ON_PAGE)),
         Mount(CONTROL_API, routes=routes(ROUTERS if control_api else [health_router], CONTROL_API)),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/docs", _docs, methods=["GET"]),

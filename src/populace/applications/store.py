@@ -31,13 +31,35 @@ async def insert_application(conn: Connection, values: dict[str, Any]) -> Row[An
     ).one()
 
 
+async def update_application(
+    conn: Connection, environment_id: str, application_id: str, values: dict[str, Any]
+) -> Row[Any] | None:
+    return (
+        await conn.execute(
+            update(applications)
+            .where(a.environment_id == environment_id, a.id == application_id)
+            .values(values)
+            .returning(*applications.c)
+        )
+    ).first()
+
+
 async def set_secret(
-    conn: Connection, environment_id: str, application_id: str, sealed: str
+    conn: Connection,
+    environment_id: str,
+    application_id: str,
+    sealed: str,
+    previous: str | None = None,
+    previous_expires_at: int | None = None,
 ) -> None:
     await conn.execute(
         update(applications)
         .where(a.environment_id == environment_id, a.id == application_id)
-        .values(client_secret=sealed)
+        .values(
+            client_secret=sealed,
+            previous_secret=previous,
+            previous_secret_expires_at=previous_expires_at,
+        )
     )
 
 

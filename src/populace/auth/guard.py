@@ -49,6 +49,12 @@ class Access:
             raise forbidden()
 
 
+def end_user_access(organization_id: str, environment_id: str, application_id: str) -> Access:
+    """A user's own sign-on through an application (the flows API): no role is asked for, as
+    the user proves who they are with a password; the sign-on rules reach only that user."""
+    return Access(Actor(application_id, environment_id, organization_id, ()), environment_id)
+
+
 async def environment_access(
     conn: Connection,
     actor: Actor,

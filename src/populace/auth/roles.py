@@ -30,8 +30,10 @@ class Permission(StrEnum):
     USER_DELETE = "dir:delete:user"
     APPLICATION_CREATE = "mgmt:create:application"
     APPLICATION_READ = "mgmt:read:application"
+    APPLICATION_UPDATE = "mgmt:update:application"
     APPLICATION_DELETE = "mgmt:delete:application"
     APPLICATION_SECRET_READ = "mgmt:read:applicationSecret"
+    APPLICATION_SECRET_UPDATE = "mgmt:update:applicationSecret"
     ROLE_ASSIGNMENT_MANAGE = "mgmt:update:roleAssignment"
     CONFIGURATION_READ = "mgmt:read:configuration"  # password policies, themes
     CONFIGURATION_UPDATE = "mgmt:update:configuration"  # create, replace, delete policies
@@ -93,8 +95,10 @@ _GROUP_ADMIN = {
 _APPLICATION_ADMIN = {
     P.APPLICATION_CREATE,
     P.APPLICATION_READ,
+    P.APPLICATION_UPDATE,
     P.APPLICATION_DELETE,
     P.APPLICATION_SECRET_READ,
+    P.APPLICATION_SECRET_UPDATE,
 }
 
 ORGANIZATION_ADMIN = Role(

@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 
 from populace.auth.keys import KeyRing
-from populace.errors import unauthorized
+from populace.errors import forbidden, unauthorized
 
 # Clock skew tolerated between the processes of a deployment.
 LEEWAY_SECONDS = 5
@@ -107,6 +107,9 @@ def _checked_claims(payload: dict[str, Any]) -> Claims:
     """Claims of the right types, within their times (with :data:`LEEWAY_SECONDS` of skew)."""
     if not all(isinstance(payload[k], str) for k in ("client_id", "env", "org")):
         raise unauthorized("The access token is invalid.")
+    if "sub" in payload:
+        # A user's sign-on token: it speaks for the user, never for the application's roles.
+        raise forbidden()
     times = [payload["exp"], payload["iat"], payload.get("nbf", 0)]
     if not all(_is_time(value) for value in times):
         raise unauthorized("The access token's times are not whole numbers of seconds.")

@@ -58,6 +58,19 @@ def _errors(op: Operation) -> dict[int, type]:
     return dict(MANAGEMENT_ERRORS if op.errors is None else op.errors)
 
 
+def _browser_answers(op: Operation, responses: dict[str, Any]) -> None:
+    """HTML pages (beside a JSON answer of the same status, if any) and redirects."""
+    for status, description in (op.pages or {}).items():
+        answer = responses.setdefault(str(status), {"description": description})
+        html = {"text/html": {"schema": {"type": "string"}}}
+        answer["content"] = {**answer.get("content", {}), **html}
+    for status, description in (op.redirects or {}).items():
+        responses[str(status)] = {
+            "description": description,
+            "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
+        }
+
+
 def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
     structs: list[type] = []
     shapes: dict[tuple[str, str, str | None], tuple[type | None, type | None]] = {}
@@ -97,6 +110,7 @@ def build_document(routers: list[ApiRouter], version: str) -> dict[str, Any]:
                     "description": _DESCRIPTIONS[status],
                     "content": {"application/json": {"schema": by_type[struct]}},
                 }
+            _browser_answers(op, entry["responses"])
             if op.authenticated:
                 entry["security"] = [{"bearer": []}]
             methods = paths.setdefault(op.path, {})

@@ -77,6 +77,10 @@ class Operation:
     # The error statuses it answers, with their body's struct; None: the management API's.
     errors: Mapping[int, type] | None = None
     max_body: int = MAX_BODY_BYTES  # bytes of body it reads at most (413 past them)
+    # Answers that are not JSON, by status: HTML pages, and redirects (a Location, no
+    # body), which the authorization server sends a browser.
+    pages: Mapping[int, str] | None = None
+    redirects: Mapping[int, str] | None = None
 
     @property
     def parameters(self) -> list[str]:

@@ -237,7 +237,9 @@ async def change_password(
         db, access, hasher, state, _bounded(current_password, "currentPassword"), "currentPassword"
     )
     min_age = state.settings.get("minAgeDays")
-    if min_age and state.stored.changed_at + min_age * DAY_MS > state.now:
+    # A password that must change (an administrator's, or an expired one) may change at once.
+    must = state.status in ("MUST_CHANGE_PASSWORD", "PASSWORD_EXPIRED")
+    if min_age and not must and state.stored.changed_at + min_age * DAY_MS > state.now:
         raise invalid_data(
             "INVALID_VALUE",
             "newPassword",
@@ -325,6 +327,30 @@ async def check_password(
     await _verify(db, access, hasher, state, password, "password")
     async with db.read() as conn:
         return await _state(conn, access.environment, state.user)
+
+
+def _invalid_credentials() -> ApiError:
+    return invalid_data(
+        "INVALID_CREDENTIALS", "password", "The provided username or password is incorrect."
+    )
+
+
+async def sign_on(
+    db: Database, access: Access, hasher: Hasher, user_id: str | None, password: str
+) -> PasswordState:
+    """``usernamePassword.check`` in a sign-on flow: as :func:`check_password`, counted
+    toward the lockout, but every mismatch (no such user, no password, a wrong one) is the
+    same INVALID_CREDENTIALS, after the same work."""
+    if user_id is None or len(password) > hashing.MAX_PASSWORD_LENGTH:
+        await hasher.check(None, password[: hashing.MAX_PASSWORD_LENGTH])  # as long as a check
+        raise _invalid_credentials()
+    try:
+        return await check_password(db, access, hasher, user_id, password)
+    except ApiError as error:
+        mismatch = error.details and error.details[0].code == "INVALID_VALUE"
+        if mismatch or error.status == 404:  # 404: the user went meanwhile
+            raise _invalid_credentials() from None
+        raise
 
 
 async def _change_state(db: Database, access: Access, user_id: str, **values: Any) -> PasswordState:

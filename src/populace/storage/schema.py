@@ -194,6 +194,16 @@ applications = Table(
     Column("grant_types", JSON, nullable=False),
     Column("token_endpoint_auth_method", String(32), nullable=False),
     Column("client_secret", Text, nullable=False),  # encrypted with the deployment key
+    # A rotated-out secret (encrypted) stays valid until previous_secret_expires_at.
+    Column("previous_secret", Text),
+    Column("previous_secret_expires_at", BigInteger),
+    # OIDC sign-on settings (NULL lists are empty: a Worker signs nobody in).
+    Column("response_types", JSON),
+    Column("redirect_uris", JSON),
+    Column("post_logout_redirect_uris", JSON),
+    Column("pkce_enforcement", String(16), nullable=False, server_default="OPTIONAL"),
+    Column("refresh_token_duration", Integer, nullable=False, server_default="2592000"),
+    Column("refresh_token_rolling_duration", Integer, nullable=False, server_default="15552000"),
     *_times(),
     Index(None, "environment_id", "created_at", "id"),
 )
@@ -370,6 +380,82 @@ password_history = Table(
     Column("hash", Text, nullable=False),
     Column("changed_at", BigInteger, nullable=False),
     _user_fk(),
+)
+
+# Sign-on (the authorization server's state, shared by every process). Secrets handed out
+# (session cookies, codes, refresh tokens) are kept only as SHA-256 digests.
+
+# A sign-on flow: one authorize request on its way to a code; it ends 15 minutes after its
+# last step. browser_hash binds a flow begun in a browser to that browser's flow cookie.
+sign_on_flows = Table(
+    "sign_on_flows",
+    metadata,
+    *_in_environment(),
+    Column("application_id", ID, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("request", JSON, nullable=False),  # the authorize parameters it answers
+    Column("user_id", ID),
+    Column("session_id", ID),
+    Column("browser_hash", String(64)),
+    Column("expires_at", BigInteger, nullable=False),
+    *_times(),
+    Index(None, "environment_id", "expires_at"),
+)
+
+# A user's sign-on session (PingOne's ST cookie): 30 days from the sign-on.
+sign_on_sessions = Table(
+    "sign_on_sessions",
+    metadata,
+    *_in_environment(),
+    Column("user_id", ID, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("authenticated_at", BigInteger, nullable=False),
+    Column("active_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    *_times(),
+    _user_fk(),
+    UniqueConstraint("environment_id", "token_hash"),
+)
+
+# What a completed flow authorized an application to do for a user: its code (single use),
+# and the tokens issued from it, which end with it.
+sign_on_grants = Table(
+    "sign_on_grants",
+    metadata,
+    *_in_environment(),
+    Column("application_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("session_id", ID, nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("code_expires_at", BigInteger, nullable=False),
+    Column("code_used", Boolean, nullable=False, server_default=false()),
+    Column("request", JSON, nullable=False),  # redirect_uri, scope, nonce, PKCE challenge
+    Column("authenticated_at", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Column("expires_at", BigInteger, nullable=False),  # the refresh tokens' rolling limit
+    *_times(),
+    _user_fk(),
+    UniqueConstraint("environment_id", "code_hash"),
+)
+
+# Tokens issued under a grant: access tokens by their jti, refresh tokens by their digest.
+# A refresh token is used once (rotation); using it again revokes its grant.
+sign_on_tokens = Table(
+    "sign_on_tokens",
+    metadata,
+    Column("environment_id", ID, _environment_fk(), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("grant_id", ID, nullable=False),
+    Column("kind", String(8), nullable=False),  # "access" or "refresh"
+    Column("used", Boolean, nullable=False, server_default=false()),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Column("expires_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["environment_id", "grant_id"],
+        ["sign_on_grants.environment_id", "sign_on_grants.id"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "environment_id", "expires_at"),
 )
 
 # Fixed one-second windows of requests per client, for the rate limit when no Redis is given.

@@ -93,6 +93,14 @@ def keyed(values: dict[str, Any]) -> dict[str, Any]:
 get = ByKey(users).get
 
 
+async def by_username(conn: Connection, environment_id: str, username: str) -> Row[Any] | None:
+    """The user signing in with ``username`` (compared as uniqueness compares it)."""
+    query = select(users).where(
+        u.environment_id == environment_id, u.username_key == username_key(username)
+    )
+    return (await conn.execute(query)).first()
+
+
 async def usernames_taken(
     conn: Connection, environment_id: str, keys: Iterable[str], except_id: str | None = None
 ) -> set[str]:

@@ -1,0 +1,97 @@
+"""HTTP: PingOne's flows API (``/{envID}/flows/{flowID}``), the end user's channel through a
+sign-on: no bearer token (the flow's id is the capability), each action picked by its
+``Content-Type``. A browser cannot send these media types across sites without CORS, which
+populace does not grant, so the actions cannot be forged from another site's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from populace.applications import store as application_store
+from populace.errors import ErrorBody
+from populace.http.dispatch import services
+from populace.http.request import read_json
+from populace.http.responses import NO_STORE, json_response
+from populace.http.router import ApiRouter
+from populace.oauth import browser, signon
+from populace.oauth.browser import auth_base
+from populace.oauth.wire import FLOW_MEDIA, Flow, PasswordChange, UsernamePassword, flow_json
+
+router = ApiRouter("Sign-on flows", prefix="/{envID}/flows")
+
+FLOW = "/{flowID}"
+MAX_BODY = 16 * 1024
+ERRORS = {400: ErrorBody, 404: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody}
+
+
+async def application_name(request: Request, flow: Any) -> str:
+    async with services(request).db.read() as conn:
+        app = await application_store.get(conn, flow.environment_id, flow.application_id)
+    return "" if app is None else str(app.name)
+
+
+def flow_response(request: Request, flow: Any, application_name: str) -> Flow:
+    return flow_json(auth_base(request, flow.environment_id), flow, application_name)
+
+
+async def _answer(request: Request, step: signon.Step) -> Response:
+    flow = step.flow
+    response = json_response(
+        flow_response(request, flow, await application_name(request, flow)), headers=NO_STORE
+    )
+    if step.session_token is not None:
+        browser.set_session_cookie(request, response, flow.environment_id, step.session_token)
+    return response
+
+
+@router.raw("GET", FLOW, response=Flow, authenticated=False, errors=ERRORS)
+async def read_flow(request: Request) -> Response:
+    """Read a sign-on flow: its status and the actions it takes next."""
+    params = request.path_params
+    flow = await signon.read_flow(services(request).db, params["envID"], params["flowID"])
+    return await _answer(request, signon.Step(flow))
+
+
+def flow_at(request: Request, flow_id: str) -> signon.FlowAt:
+    svc = services(request)
+    return signon.FlowAt(
+        svc.db, svc.hasher, svc.organization_id, request.path_params["envID"], flow_id
+    )
+
+
+def _action(name: str, body: type | None = None) -> dict[str, Any]:
+    """The declaration of a flow action, chosen by its media type."""
+    media_type = FLOW_MEDIA.format(name)
+    return {"body": body, "response": Flow, "authenticated": False, "errors": ERRORS,
+            "media_type": media_type}  # fmt: skip
+
+
+@router.raw("POST", FLOW, **_action("usernamePassword.check", UsernamePassword))
+async def check_username_password(request: Request) -> Response:
+    """Sign on with a username and password (sets the ST session cookie when it completes)."""
+    body = await read_json(request, UsernamePassword, MAX_BODY)
+    at = flow_at(request, request.path_params["flowID"])
+    return await _answer(
+        request, await signon.check_username_password(at, body.username, body.password)
+    )
+
+
+@router.raw("POST", FLOW, **_action("password.reset", PasswordChange))
+async def change_password(request: Request) -> Response:
+    """Change a password that must change (or has expired), then complete the sign-on."""
+    body = await read_json(request, PasswordChange, MAX_BODY)
+    at = flow_at(request, request.path_params["flowID"])
+    return await _answer(
+        request, await signon.change_password(at, body.current_password, body.new_password)
+    )
+
+
+@router.raw("POST", FLOW, **_action("session.reset"))
+async def reset_session(request: Request) -> Response:
+    """Start the flow over (sign on as someone else)."""
+    params = request.path_params
+    flow = await signon.restart(services(request).db, params["envID"], params["flowID"])
+    return await _answer(request, signon.Step(flow))
