@@ -96,7 +96,14 @@ def _csrf(browser_key: str, flow_id: str) -> str:
     return hmac.new(browser_key.encode(), flow_id.encode(), hashlib.sha256).hexdigest()
 
 
-def _page(flow: Any, app_name: str, browser_key: str, error: str | None, status: int) -> Response:
+def _page(
+    flow: Any,
+    app_name: str,
+    browser_key: str,
+    error: str | None,
+    status: int,
+    username: str | None = None,
+) -> Response:
     escape = html.escape
     changing = flow.status in signon.CHANGING
     if changing:
@@ -104,7 +111,8 @@ def _page(flow: Any, app_name: str, browser_key: str, error: str | None, status:
         intro = "Your password must change before you continue."
     else:
         title, button = "Sign on", "Sign on"
-        fields = _SIGN_ON_FIELDS.format(username=escape(flow.request.get("login_hint") or ""))
+        typed = username or flow.request.get("login_hint") or ""
+        fields = _SIGN_ON_FIELDS.format(username=escape(typed))
         intro = f"Sign on to continue to {escape(app_name)}." if app_name else "Sign on."
     alert = f'<p role="alert">{escape(error)}</p>' if error else ""
     body = _PAGE.format(
@@ -210,7 +218,8 @@ async def submit(request: Request) -> Response:
     try:
         step = await _step(request, flow, form)
     except ApiError as error:
-        return _page(flow, app_name, key, _error_text(error), error.status)
+        typed = form.get("username")
+        return _page(flow, app_name, key, _error_text(error), error.status, typed)
     if step.flow.status != signon.COMPLETED:
         return _page(step.flow, app_name, key, None, 200)
     resume_url = f"{browser.auth_base(request, flow.environment_id)}/as/resume?flowId={flow.id}"

@@ -1,0 +1,385 @@
+"""A standard OpenID Connect relying party (Authlib) signs a user on at a live populace.
+
+The relying party does only what such a library does: it reads the discovery document, makes
+the authorization URL (PKCE S256, state, nonce), exchanges the code its callback received, checks
+the ID token against the JWKS, reads userinfo and refreshes its tokens. The browser in between
+is played by an httpx client keeping cookies: it follows the redirect to the hosted sign-on page,
+posts its form and follows the redirects back, stopping where a browser would reach the callback.
+
+``populace serve`` runs in a process of its own, on a database of the session's kind
+(``POPULACE_TEST_DATABASE_URL``: SQLite unless it names PostgreSQL). The helpers for it are
+shared with ``test_sign_on_browser.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import uuid
+import warnings
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+from authlib.common.security import generate_token
+from authlib.deprecate import AuthlibDeprecationWarning
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from populace.passwords.wire import SET
+from populace.testing import ClientCredentials
+from tests.conftest import _create_database, _drop_database
+from tests.support import ServerProcess, unique
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the httpx2 package and warns on import when it falls back to httpx,
+    # which it still supports: that fallback is the one this project uses.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import OAuth2Client
+
+T = TypeVar("T")
+
+# Every request has a timeout, generous: a loaded CI machine is slow, not wedged.
+TIMEOUT = 60.0
+PASSWORD = "2FederateM0re!"
+# The relying party's redirect URI. Nothing listens there: the "browser" stops at the redirect
+# to it and hands its URL to the relying party, as a callback handler would get it.
+CALLBACK = "http://localhost:3000/callback"
+
+
+# --- a live populace (shared with test_sign_on_browser.py) ----------------------------------
+
+
+@dataclass
+class App:
+    id: str
+    secret: str
+
+
+@dataclass
+class Live:
+    """A ``populace serve`` process, an admin client on it and an environment to work in."""
+
+    url: str
+    admin: httpx.Client
+    environment_id: str
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/{self.environment_id}/as"
+
+    def web_app(self, redirect_uri: str = CALLBACK, **fields: Any) -> App:
+        """A Web app signing users on with the code flow (client_secret_basic unless told)."""
+        path = f"/v1/environments/{self.environment_id}/applications"
+        created = self.admin.post(
+            path,
+            json={
+                "enabled": True,
+                "name": unique("web"),
+                "type": "WEB_APP",
+                "protocol": "OPENID_CONNECT",
+                "grantTypes": ["AUTHORIZATION_CODE"],
+                "redirectUris": [redirect_uri],
+                "responseTypes": ["CODE"],
+                "tokenEndpointAuthMethod": "CLIENT_SECRET_BASIC",
+                **fields,
+            },
+        )
+        assert created.status_code == 201, created.text
+        app_id = created.json()["id"]
+        secret = self.admin.get(f"{path}/{app_id}/secret")
+        assert secret.status_code == 200, secret.text
+        return App(app_id, secret.json()["secret"])
+
+    def user(self, *, force_change: bool = False) -> dict[str, Any]:
+        """A new user whose password is PASSWORD (to be changed at sign-on, if told)."""
+        username = unique("user")
+        path = f"/v1/environments/{self.environment_id}/users"
+        created = self.admin.post(
+            path,
+            json={
+                "username": username,
+                "email": f"{username}@example.com",
+                "name": {"given": "Ada", "family": "Lovelace"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        user: dict[str, Any] = created.json()
+        password = self.admin.put(
+            f"{path}/{user['id']}/password",
+            json={"value": PASSWORD, "forceChange": force_change},
+            headers={"Content-Type": SET},
+        )
+        assert password.status_code == 200, password.text
+        return user
+
+
+def _in_a_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a loop of its own: pytest-asyncio's loop belongs to this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=TIMEOUT)
+
+
+@contextmanager
+def own_database(folder: Path) -> Iterator[str]:
+    """A new database of the session's kind, as conftest.py makes them: a throw-away
+    PostgreSQL database next to POPULACE_TEST_DATABASE_URL (dropped after), else SQLite."""
+    configured = os.environ.get("POPULACE_TEST_DATABASE_URL", "")
+    if not configured.startswith("postgres"):
+        yield str(folder / "populace.db")
+        return
+    url = _in_a_thread(_create_database(configured))
+    try:
+        yield url
+    finally:
+        _in_a_thread(_drop_database(url))
+
+
+def _environment(admin: httpx.Client) -> str:
+    organizations = admin.get("/v1/organizations")
+    assert organizations.status_code == 200, organizations.text
+    organization_id = organizations.json()["_embedded"]["organizations"][0]["id"]
+    licenses = admin.get(f"/v1/organizations/{organization_id}/licenses").json()
+    created = admin.post(
+        "/v1/environments",
+        json={
+            "name": unique("env"),
+            "type": "SANDBOX",
+            "region": "NA",
+            "license": {"id": licenses["_embedded"]["licenses"][0]["id"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+@contextmanager
+def live_populace(folder: Path) -> Iterator[Live]:
+    """``populace serve`` on 127.0.0.1 and a free port, on its own database, with known admin
+    credentials and cheap password hashes; stopped (and its database dropped) on leaving."""
+    environment_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    secret = uuid.uuid4().hex + uuid.uuid4().hex
+    admin_settings = {
+        "POPULACE_ADMIN_ENVIRONMENT_ID": environment_id,
+        "POPULACE_ADMIN_CLIENT_ID": client_id,
+        "POPULACE_ADMIN_CLIENT_SECRET": secret,
+        "POPULACE_PASSWORD_HASH_COST": "cheap",
+    }
+    with own_database(folder) as database:
+        server = ServerProcess(database, env=admin_settings, arguments=["--host", "127.0.0.1"])
+        try:
+            # The process inherits os.environ: the caller's own POPULACE_* settings (a public
+            # URL, rate limits, Redis) would change what these tests see, so they stay out.
+            with pytest.MonkeyPatch.context() as patch:
+                for name in [name for name in os.environ if name.startswith("POPULACE_")]:
+                    patch.delenv(name)
+                server.start(folder)
+            auth = ClientCredentials(server.url, environment_id, client_id, secret)
+            with httpx.Client(base_url=server.url, auth=auth, timeout=TIMEOUT) as admin:
+                yield Live(server.url, admin, _environment(admin))
+        finally:
+            server.stop()
+
+
+def verified_id_token(
+    jwks_uri: str, id_token: str, issuer: str, client_id: str, nonce: str | None
+) -> dict[str, Any]:
+    """The ID token's claims, once checked as a relying party must (OIDC Core 3.1.3.7): its
+    signature against the provider's published keys, iss, aud, exp, iat, sub and the nonce
+    (when one was sent: a refreshed ID token may leave it out, OIDC Core errata 2)."""
+    keys = KeySet.import_key_set(httpx.get(jwks_uri, timeout=TIMEOUT).json())
+    token = jwt.decode(id_token, keys, algorithms=["RS256"])
+    assert token.header["alg"] == "RS256" and token.header["kid"], token.header
+    expected: dict[str, Any] = {
+        "iss": {"essential": True, "value": issuer},
+        "aud": {"essential": True, "value": client_id},
+        "exp": {"essential": True},
+        "iat": {"essential": True},
+        "sub": {"essential": True},
+    }
+    if nonce is not None:
+        expected["nonce"] = {"essential": True, "value": nonce}
+    jwt.JWTClaimsRegistry(**expected).validate(token.claims)
+    return dict(token.claims)
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC's at_hash: the left half of the access token's SHA-256, base64url."""
+    digest = hashlib.sha256(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+# --- the browser's part, played with httpx ----------------------------------------------------
+
+
+class SignOnForm(HTMLParser):
+    """The first form of a page: where it posts and the values of its inputs."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = named.get("action") or ""
+        elif tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
+
+
+def sign_on_as_a_browser(authorization_url: str, username: str, password: str) -> str:
+    """Authorize, the hosted page, its form, resume: the callback URL the browser reaches."""
+    with httpx.Client(timeout=TIMEOUT) as browser:  # keeps the PF and ST cookies it is given
+        started = browser.get(authorization_url)
+        assert started.status_code == 302, started.text
+        page_url = started.headers["location"]
+        assert urlsplit(page_url).path.endswith("/signon/"), page_url
+        page = browser.get(page_url)
+        assert page.status_code == 200, page.text
+        form = SignOnForm(page.text)
+        assert {"flowId", "csrf", "username", "password"} <= form.fields.keys(), form.fields
+        submitted = browser.post(
+            urljoin(page_url, form.action),
+            data={**form.fields, "username": username, "password": password},
+        )
+        assert submitted.status_code == 303, submitted.text
+        resumed = browser.get(urljoin(page_url, submitted.headers["location"]))
+        assert resumed.status_code == 302, resumed.text
+        return resumed.headers["location"]
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with live_populace(tmp_path_factory.mktemp("populace")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def discovery(live: Live) -> dict[str, Any]:
+    """What the relying party is configured with: the issuer's discovery document."""
+    response = httpx.get(f"{live.issuer}/.well-known/openid-configuration", timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    assert document["issuer"] == live.issuer
+    assert "S256" in document["code_challenge_methods_supported"]
+    return document
+
+
+def relying_party(app: App, auth_method: str) -> OAuth2Client:
+    return OAuth2Client(
+        client_id=app.id,
+        client_secret=app.secret,
+        token_endpoint_auth_method=auth_method,
+        scope="openid profile email",
+        redirect_uri=CALLBACK,
+        code_challenge_method="S256",
+        timeout=TIMEOUT,
+    )
+
+
+def code_flow(
+    rp: OAuth2Client, discovery: dict[str, Any], user: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The authorization code flow with PKCE, as the relying party runs it: its tokens and
+    the nonce it sent."""
+    verifier, nonce = generate_token(64), generate_token(24)
+    url, state = rp.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    callback = sign_on_as_a_browser(url, user["username"], PASSWORD)
+    assert callback.startswith(f"{CALLBACK}?"), callback
+    # Authlib checks the state the callback carries, then posts the code and the verifier.
+    token = rp.fetch_token(
+        discovery["token_endpoint"],
+        authorization_response=callback,
+        state=state,
+        code_verifier=verifier,
+    )
+    return dict(token), nonce
+
+
+def test_code_flow_with_pkce_and_a_verified_id_token(live: Live, discovery: dict[str, Any]):
+    user = live.user()
+    app = live.web_app(pkceEnforcement="S256_REQUIRED")
+    with relying_party(app, "client_secret_basic") as rp:
+        token, nonce = code_flow(rp, discovery, user)
+        assert token["token_type"] == "Bearer" and token["expires_in"] > 0
+        claims = verified_id_token(
+            discovery["jwks_uri"], token["id_token"], discovery["issuer"], app.id, nonce
+        )
+        assert claims["sub"] == user["id"]
+        assert claims["at_hash"] == at_hash(token["access_token"])
+        assert claims["preferred_username"] == user["username"]  # the profile scope
+        # Authlib sends its token as a bearer token.
+        info = rp.get(discovery["userinfo_endpoint"])
+        assert info.status_code == 200, info.text
+        assert info.json()["sub"] == user["id"] == claims["sub"]
+        assert info.json()["email"] == user["email"]
+
+
+def test_client_secret_post_and_refresh_token_rotation(live: Live, discovery: dict[str, Any]):
+    user = live.user()
+    app = live.web_app(
+        tokenEndpointAuthMethod="CLIENT_SECRET_POST",
+        grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"],
+    )
+    with relying_party(app, "client_secret_post") as rp:
+        first, nonce = code_flow(rp, discovery, user)
+        original = verified_id_token(
+            discovery["jwks_uri"], first["id_token"], discovery["issuer"], app.id, nonce
+        )
+        assert first["refresh_token"]
+
+        refreshed = dict(rp.refresh_token(discovery["token_endpoint"]))
+        assert refreshed["access_token"] != first["access_token"]
+        assert refreshed["refresh_token"] and refreshed["refresh_token"] != first["refresh_token"]
+        # OIDC Core 12.2: a refreshed ID token speaks of the same user and sign-on.
+        renewed = verified_id_token(
+            discovery["jwks_uri"], refreshed["id_token"], discovery["issuer"], app.id, None
+        )
+        assert renewed["sub"] == original["sub"] == user["id"]
+        assert renewed["auth_time"] == original["auth_time"]
+        assert renewed.get("nonce") in (None, nonce)
+        assert renewed["at_hash"] == at_hash(refreshed["access_token"])
+
+        # The client now holds the new tokens: userinfo takes the new access token...
+        info = rp.get(discovery["userinfo_endpoint"])
+        assert info.status_code == 200, info.text
+        assert info.json()["sub"] == user["id"]
+        # ...and the rotated-out refresh token is no longer active; the new one is.
+        endpoint = discovery["introspection_endpoint"]
+        old = rp.introspect_token(endpoint, token=first["refresh_token"])
+        assert old.status_code == 200 and old.json() == {"active": False}, old.text
+        new = rp.introspect_token(endpoint, token=refreshed["refresh_token"])
+        assert new.status_code == 200 and new.json()["active"] is True, new.text
+
+
+def test_a_public_client_with_pkce_alone(live: Live, discovery: dict[str, Any]):
+    """A single-page app holds no secret (tokenEndpointAuthMethod NONE): the PKCE verifier is
+    what binds the code to the client that asked for it."""
+    user = live.user()
+    app = live.web_app(
+        type="SINGLE_PAGE_APP", tokenEndpointAuthMethod="NONE", pkceEnforcement="S256_REQUIRED"
+    )
+    with relying_party(App(app.id, ""), "none") as rp:
+        token, nonce = code_flow(rp, discovery, user)
+        claims = verified_id_token(
+            discovery["jwks_uri"], token["id_token"], discovery["issuer"], app.id, nonce
+        )
+        assert claims["sub"] == user["id"]
+        info = rp.get(discovery["userinfo_endpoint"])
+        assert info.status_code == 200 and info.json()["sub"] == user["id"], info.text
