@@ -29,7 +29,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from populace.passwords.wire import CHECK
-from tests.test_sign_on_relying_party import (
+from tests.live import (
     PASSWORD,
     TIMEOUT,
     App,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,10 @@ CODE_MS = 10 * 60_000  # PingOne: an authorization code lives 10 minutes
 SESSION_MS = 30 * 86_400_000  # PingOne: a session lasts 30 days from the sign-on
 SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access")
 RESPONSE_MODES = ("query", "fragment", "form_post", "pi.flow")
+# Ended flows, sessions, grants and tokens are deleted by one authorize in this many (per
+# process): they are never used once ended, so the deletes need not cost every sign-on.
+PURGE_EVERY = 32
+_authorizations = itertools.count()
 
 USERNAME_PASSWORD_REQUIRED = "USERNAME_PASSWORD_REQUIRED"
 MUST_CHANGE_PASSWORD = "MUST_CHANGE_PASSWORD"
@@ -166,17 +171,20 @@ async def authorize(
     stands for it, else waiting for the user's credentials. ``browser_key`` binds a flow that
     the hosted sign-on page will drive to that browser."""
     async with db.write() as conn:
-        if not is_uuid(environment_id) or not await environment_store.exists(
-            conn, organization_id, environment_id
-        ):
+        environment = None
+        if is_uuid(environment_id):
+            environment = await environment_store.get(conn, organization_id, environment_id)
+        if environment is None:
             raise not_found()
         app = await _application(conn, environment_id, params.get("client_id"))
-        request = _request(app, params)
+        # The region goes with the request to the ID token (``p1.region``).
+        request = {**_request(app, params), "region": environment.region}
         now = now_ms()
         session = await _signed_on(conn, environment_id, request, session_token, now)
         if session is None and request["prompt"] == "none":
             raise RedirectError(request, "login_required", "The user must sign on.")
-        await store.purge_expired(conn, environment_id, now)
+        if next(_authorizations) % PURGE_EVERY == 0:
+            await store.purge_expired(conn, environment_id, now)
         flow = await store.insert_flow(
             conn,
             {
@@ -196,15 +204,19 @@ async def authorize(
         return Authorized(flow, app)
 
 
-async def read_flow(db: Database, environment_id: str, flow_id: str) -> Any:
+async def _flow(conn: Connection, environment_id: str, flow_id: str) -> Any:
     """A flow that has not ended (404 otherwise: PingOne's answer for an expired flow)."""
     if not is_uuid(environment_id) or not is_uuid(flow_id):
         raise not_found()
-    async with db.read() as conn:
-        flow = await store.flow(conn, environment_id, flow_id, now_ms())
+    flow = await store.flow(conn, environment_id, flow_id, now_ms())
     if flow is None:
         raise not_found()
     return flow
+
+
+async def read_flow(db: Database, environment_id: str, flow_id: str) -> Any:
+    async with db.read() as conn:
+        return await _flow(conn, environment_id, flow_id)
 
 
 def _waiting_for(flow: Any, statuses: tuple[str, ...]) -> None:
@@ -224,37 +236,43 @@ class Step:
     session_token: str | None = None
 
 
-async def _advance(db: Database, environment_id: str, flow: Any, user_id: str, status: str) -> Step:
+async def _advance_in(
+    conn: Connection, environment_id: str, flow: Any, user_id: str, status: str
+) -> Step | None:
     """Move a flow on after the user proved who they are: to a password change, or to
-    COMPLETED with a new session (unless a parallel step completed it first)."""
+    COMPLETED with a new session (unless a parallel step completed it first). None: the
+    flow ended meanwhile."""
     now = now_ms()
     values: dict[str, Any] = {"user_id": user_id, "expires_at": now + FLOW_MS, "updated_at": now}
-    async with db.write() as conn:
-        current = await store.flow(conn, environment_id, flow.id, now, for_update=True)
-        if current is None:
-            raise not_found()
-        if current.status == COMPLETED:
-            return Step(current)
-        if status != "OK":
-            values["status"] = status
-            return Step(await store.update_flow(conn, environment_id, flow.id, values))
-        token = new_secret()
-        session = await store.insert_session(
-            conn,
-            {
-                "environment_id": environment_id,
-                "id": new_id(),
-                "user_id": user_id,
-                "token_hash": digest(token),
-                "authenticated_at": now,
-                "active_at": now,
-                "expires_at": now + SESSION_MS,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        values.update(status=COMPLETED, session_id=session.id)
-        return Step(await store.update_flow(conn, environment_id, flow.id, values), token)
+    current = await store.flow(conn, environment_id, flow.id, now, for_update=True)
+    if current is None or current.status == COMPLETED:
+        return None if current is None else Step(current)
+    if status != "OK":
+        values["status"] = status
+        return Step(await store.update_flow(conn, environment_id, flow.id, values))
+    token = new_secret()
+    session = await store.insert_session(
+        conn,
+        {
+            "environment_id": environment_id,
+            "id": new_id(),
+            "user_id": user_id,
+            "token_hash": digest(token),
+            "authenticated_at": now,
+            "active_at": now,
+            "expires_at": now + SESSION_MS,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    values.update(status=COMPLETED, session_id=session.id)
+    return Step(await store.update_flow(conn, environment_id, flow.id, values), token)
+
+
+def _moved(step: Step | None) -> Step:
+    if step is None:
+        raise not_found()
+    return step
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,14 +289,19 @@ class FlowAt:
 async def check_username_password(at: FlowAt, username: str, password: str) -> Step:
     """``usernamePassword.check``: the password is checked under the user's password policy,
     counted toward its lockout; a password that must change moves the flow to that step."""
-    flow = await read_flow(at.db, at.environment_id, at.flow_id)
-    _waiting_for(flow, (USERNAME_PASSWORD_REQUIRED,))
     async with at.db.read() as conn:
+        flow = await _flow(conn, at.environment_id, at.flow_id)
+        _waiting_for(flow, (USERNAME_PASSWORD_REQUIRED,))
         user = await user_store.by_username(conn, at.environment_id, username[:128])
-    user_id = user.id if user is not None and user.enabled else None
+        state = None
+        if user is not None and user.enabled:
+            state = await password_rules.state_of(conn, at.environment_id, user)
     access = end_user_access(at.organization_id, at.environment_id, flow.application_id)
-    state = await password_rules.sign_on(at.db, access, at.hasher, user_id, password)
-    return await _advance(at.db, at.environment_id, flow, state.user.id, state.status)
+
+    async def advance(conn: Connection, state: Any) -> Step | None:
+        return await _advance_in(conn, at.environment_id, flow, state.user.id, state.status)
+
+    return _moved(await password_rules.sign_on(at.db, access, at.hasher, state, password, advance))
 
 
 async def change_password(at: FlowAt, current_password: str, new_password: str) -> Step:
@@ -290,7 +313,9 @@ async def change_password(at: FlowAt, current_password: str, new_password: str) 
     state = await password_rules.change_password(
         at.db, access, at.hasher, flow.user_id, new_password, current_password
     )
-    return await _advance(at.db, at.environment_id, flow, state.user.id, state.status)
+    async with at.db.write() as conn:
+        step = await _advance_in(conn, at.environment_id, flow, state.user.id, state.status)
+    return _moved(step)
 
 
 async def restart(db: Database, environment_id: str, flow_id: str) -> Any:
@@ -416,7 +441,6 @@ async def _issue(
     user = await user_store.get(conn, environment_id, grant.user_id)
     if user is None:
         raise _invalid_grant("The user is gone.")
-    environment = await environment_store.get(conn, issuer.organization_id, environment_id)
     seconds = now // 1000
     signed = tokens.Signed(
         issuer.issuer,
@@ -442,8 +466,8 @@ async def _issue(
         await _record(conn, environment_id, digest(refresh), grant.id, "refresh", until)
     identity = None
     if with_id_token and "openid" in scope.split():
-        region = None if environment is None else environment.region
-        identity = tokens.id_token(issuer.keys, signed, user, access, request.get("nonce"), region)
+        nonce, region = request.get("nonce"), request.get("region")
+        identity = tokens.id_token(issuer.keys, signed, user, access, nonce, region)
     return TokenSet(access, issuer.lifetime_seconds, scope, identity, refresh)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from populace.auth.guard import Access
 from populace.configuration import store as configuration_store
@@ -27,6 +27,7 @@ from populace.storage.database import Connection, Database
 from populace.users import rules as user_rules
 from populace.wire import now_ms
 
+T = TypeVar("T")
 DAY_MS = 86_400_000
 POLICY_MESSAGE = "User password did not satisfy password policy requirements"
 
@@ -258,7 +259,8 @@ async def _verify(
     state: PasswordState,
     password: str,
     target: str,
-) -> None:
+    then: Callable[[Connection], Awaitable[T]] | None = None,
+) -> T | None:
     """The password must match; otherwise 400. Each attempt is counted before the hash is
     checked, atomically (every process and every parallel request shares the count), so no
     more attempts than the lockout allows are checked at once: one past them is answered 429
@@ -285,7 +287,8 @@ async def _verify(
                 conn, environment_id, user_id, now_ms(), attempt.hash, checked.upgraded
             ):
                 raise _locked(await _seconds_locked(conn, environment_id, user_id))
-            return
+            # What the match allows is written with the cleared count, in one commit.
+            return None if then is None else await then(conn)
         if limit and attempt.failed_checks == limit:
             locked_until = now_ms() + duration * 1000
             await store.update_state(
@@ -335,17 +338,34 @@ def _invalid_credentials() -> ApiError:
     )
 
 
+async def state_of(conn: Connection, environment_id: str, user: Any) -> PasswordState:
+    """A user's password state, for a rule that found the user itself (sign-on)."""
+    return await _state(conn, environment_id, user)
+
+
 async def sign_on(
-    db: Database, access: Access, hasher: Hasher, user_id: str | None, password: str
-) -> PasswordState:
-    """``usernamePassword.check`` in a sign-on flow: as :func:`check_password`, counted
+    db: Database,
+    access: Access,
+    hasher: Hasher,
+    state: PasswordState | None,
+    password: str,
+    then: Callable[[Connection, PasswordState], Awaitable[T]],
+) -> T | None:
+    """``usernamePassword.check`` in a sign-on flow, ``state`` being the password of the
+    user named (None for no such user, or a disabled one): as :func:`check_password`, counted
     toward the lockout, but every mismatch (no such user, no password, a wrong one) is the
-    same INVALID_CREDENTIALS, after the same work."""
-    if user_id is None or len(password) > hashing.MAX_PASSWORD_LENGTH:
+    same INVALID_CREDENTIALS, after the same work. On a match, ``then`` runs in the
+    transaction that clears the failure count; its result is the answer."""
+    if state is None or len(password) > hashing.MAX_PASSWORD_LENGTH:
         await hasher.check(None, password[: hashing.MAX_PASSWORD_LENGTH])  # as long as a check
         raise _invalid_credentials()
     try:
-        return await check_password(db, access, hasher, user_id, password)
+        # A match changes neither the password nor whether it must change: the state read
+        # before the check is the state after it.
+        return await _verify(
+            db, access, hasher, state, _bounded(password, "password"), "password",
+            lambda conn: then(conn, state),
+        )  # fmt: skip
     except ApiError as error:
         mismatch = error.details and error.details[0].code == "INVALID_VALUE"
         if mismatch or error.status == 404:  # 404: the user went meanwhile
