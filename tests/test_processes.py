@@ -936,3 +936,32 @@ def test_a_bad_seed_file_fails_the_start_naming_its_line(tmp_path: Path) -> None
 
 def credentials_of(shown: dict[str, str]) -> tuple[str, str, str]:
     return shown["adminEnvID"], shown["adminAppID"], shown["adminAppSecret"]
+
+
+def test_the_clock_and_fault_rules_reach_every_process(
+    pair: tuple[Api, Api, Server, Server],
+) -> None:
+    """Set through one server, applied by the other (within its refresh), and cleared
+    through the other for both; a counted rule's count is shared."""
+    a, b, server_a, server_b = pair
+    moved = a.post("/_populace/clock", {"advanceSeconds": 600})
+    assert moved.status_code == 200, moved.text
+    wait_until(
+        lambda: b.get("/_populace/clock").json()["offsetSeconds"] == 600,
+        "the second process never took the moved clock",
+    )
+    rule = a.post("/_populace/faults", {"path": "/v1/organizations", "status": 500, "count": 3})
+    assert rule.status_code == 201, rule.text
+    wait_until(
+        lambda: b.get("/v1/organizations").status_code == 500,
+        "the second process never applied the fault rule",
+    )
+    statuses = [api.get("/v1/organizations").status_code for api in (a, b, a, b)]
+    # Three faults in all, across both processes (one was spent by the wait above).
+    assert statuses.count(500) == 2 and statuses.count(200) == 2, statuses
+    assert b.delete("/_populace/clock").status_code == 204
+    wait_until(
+        lambda: a.get("/_populace/clock").json()["offsetSeconds"] == 0,
+        "the first process never went back to the real time",
+    )
+    assert "Traceback" not in server_a.log() + server_b.log(), server_a.log() + server_b.log()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -20,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from populace import __version__
+from populace import __version__, emulation
 from populace.applications.api import router as applications_router
 from populace.assignments.api import router as assignments_router
 from populace.auth.keys import load_key_ring
@@ -29,6 +30,7 @@ from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
 from populace.config import Config
 from populace.configuration.api import router as configuration_router
+from populace.control import behaviour
 from populace.control.api import health_router
 from populace.control.api import router as control_router
 from populace.environments.api import router as environments_router
@@ -44,6 +46,7 @@ from populace.errors import (
 from populace.groups.api import router as groups_router
 from populace.http import access
 from populace.http.fallback import Fallback, pingone_operations
+from populace.http.faults import FaultMiddleware
 from populace.http.limits import RateLimitMiddleware, limits
 from populace.http.openapi import build_document
 from populace.http.responses import error_response, json_response
@@ -153,8 +156,13 @@ class CorrelationId:
             response = error_response(not_found())
             await response(scope, receive, send_with_id)
             return
+        services: Services | None = getattr(self.app.state, "services", None)  # type: ignore[attr-defined]
         try:
-            await self.app(scope, receive, send_with_id)
+            if services is None:  # starting: no deployment to emulate yet
+                await self.app(scope, receive, send_with_id)
+            else:
+                with emulation.current(services.emulation):
+                    await self.app(scope, receive, send_with_id)
         except Exception:
             log.debug("unexpected error already answered with 500", exc_info=True)
         finally:
@@ -234,6 +242,17 @@ def surfaces(control_api: bool = True) -> list[BaseRoute]:
     ]
 
 
+async def _keep_emulation_fresh(services: Services) -> None:
+    """Copy the test clock and fault rules other processes set (``control/behaviour.py``)."""
+    while True:
+        try:
+            async with services.db.read() as conn:
+                await behaviour.refresh(conn, services.emulation)
+        except Exception:  # the database is away: keep what is known, try again
+            log.debug("could not refresh the emulation settings", exc_info=True)
+        await asyncio.sleep(emulation.REFRESH_SECONDS)
+
+
 def build_app(services: Services | None = None, config: Config | None = None) -> ASGIApp:
     """The application. With ``services`` it serves at once (tests); otherwise its lifespan
     starts them from ``config`` (``populace serve``)."""
@@ -243,12 +262,15 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
         if services is None:
             started, _ = await start(settings)
             app.state.services = started
+        refreshing = asyncio.create_task(_keep_emulation_fresh(app.state.services))
         yield
+        refreshing.cancel()
         await app.state.services.db.dispose()
 
     settings = services.config if services is not None else config or Config.from_environment()
     app = Starlette(
         routes=surfaces(settings.control_api),
+        middleware=[Middleware(FaultMiddleware)],
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from populace.emulation import Emulation
 
 if TYPE_CHECKING:
     from populace.auth.keys import KeyRing
@@ -26,3 +28,5 @@ class Services:
     hasher: Hasher
     limiter: RateLimiter | None = None
     throttle: FailureThrottle | None = None
+    # The test clock, fault rules and id sequence the control API sets.
+    emulation: Emulation = field(default_factory=Emulation)

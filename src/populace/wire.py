@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import re
 import time
-import uuid
 from typing import Any, TypeVar
 
 import msgspec
 
+from populace import emulation
 from populace.errors import ApiError, invalid_data, invalid_request
 
 T = TypeVar("T")
@@ -79,12 +79,9 @@ class Urls:
         return Link(href=f"{self.base}/_populace/{path}")
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+# Ids and time come from the deployment's emulation (the control API's seed and clock).
+new_id = emulation.new_id
+now_ms = emulation.now_ms
 
 
 def iso_ms(epoch_ms: int) -> str:

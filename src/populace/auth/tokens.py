@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from populace.auth.keys import KeyRing
+from populace.emulation import now_seconds
 from populace.errors import forbidden, unauthorized
 
 # Clock skew tolerated between the processes of a deployment.
@@ -34,7 +34,7 @@ def issue_token(
     audience: str,
     lifetime_seconds: int,
 ) -> str:
-    now = int(time.time())
+    now = int(now_seconds())
     claims = {
         "client_id": client_id,
         "iss": issuer,
@@ -63,7 +63,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Claims:
         claims = self._verified.get(token)
-        if claims is not None and claims.expires_at > time.time():
+        if claims is not None and claims.expires_at > now_seconds():
             return claims
         claims = self._verify_signature(token)
         if len(self._verified) >= _CACHE_LIMIT:
@@ -113,7 +113,7 @@ def _checked_claims(payload: dict[str, Any]) -> Claims:
     times = [payload["exp"], payload["iat"], payload.get("nbf", 0)]
     if not all(_is_time(value) for value in times):
         raise unauthorized("The access token's times are not whole numbers of seconds.")
-    now = time.time()
+    now = now_seconds()
     if payload["exp"] <= now - LEEWAY_SECONDS:
         raise unauthorized("The access token has expired.")
     if payload["iat"] > now + LEEWAY_SECONDS or payload.get("nbf", 0) > now + LEEWAY_SECONDS:

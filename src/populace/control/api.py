@@ -1,4 +1,5 @@
-"""HTTP: populace's own control API under ``/_populace``: health, reset and snapshots. Every
+"""HTTP: populace's own control API under ``/_populace``: health, reset, snapshots, export and
+import, seeds, the test clock, fault rules and seeded ids. Every
 call but the two health checks needs an Organization Admin's token. No part of PingOne's API."""
 
 from __future__ import annotations
@@ -8,14 +9,21 @@ from starlette.responses import Response
 
 from populace import __version__
 from populace.auth.roles import Permission as P
-from populace.control import rules, seed, store
+from populace.control import behaviour, rules, seed, store
 from populace.control.wire import (
+    Clock,
+    ClockBody,
+    FaultRule,
+    FaultRuleBody,
     Health,
+    Ids,
+    IdsBody,
     SeedReport,
     Snapshot,
     SnapshotBody,
     StateDocument,
     TableContent,
+    fault_json,
     snapshot_json,
 )
 from populace.errors import ErrorBody, invalid_data, invalid_request
@@ -53,6 +61,9 @@ async def ready(request: Request) -> Response:
 async def reset(call: Call[None]) -> None:
     """Go back to the bootstrap state (same organization, environment, application, secret)."""
     await rules.reset(call.conn, call.services.config, call.services.box)
+    # A clean slate: no fault rules, the real time.
+    await behaviour.remove_faults(call.conn, call.services.emulation, None)
+    await behaviour.reset_clock(call.conn, call.services.emulation)
 
 
 router.listing(SNAPSHOTS, Listing("snapshots", snapshot_json, store.SNAPSHOTS), P.EMULATOR_CONTROL)
@@ -118,3 +129,74 @@ async def apply_seed(call: Call[None]) -> SeedReport:
     except seed.SeedError as error:
         raise invalid_data("INVALID_VALUE", "seed", str(error)) from None
     return SeedReport(report.created, report.unchanged)
+
+
+# --- the test clock, fault rules and ids ----------------------------------------------------
+
+
+def _clock(offset_ms: int) -> Clock:
+    return Clock(iso_ms(now_ms()), offset_ms / 1000)
+
+
+@router.get("/clock", P.EMULATOR_CONTROL)
+async def read_clock(call: Call[None]) -> Clock:
+    """The deployment's time, and how far the test clock has moved it."""
+    return _clock(call.services.emulation.clock_offset_ms)
+
+
+@router.post("/clock", P.EMULATOR_CONTROL, status=200)
+async def advance_clock(call: Call[ClockBody]) -> Clock:
+    """Move the deployment's clock (tokens, codes, flows, passwords expire by it)."""
+    emulation = call.services.emulation
+    offset = await behaviour.advance_clock(call.conn, emulation, call.body.advance_seconds)
+    return _clock(offset)
+
+
+@router.delete("/clock", P.EMULATOR_CONTROL)
+async def reset_clock(call: Call[None]) -> None:
+    """Back to the real time."""
+    await behaviour.reset_clock(call.conn, call.services.emulation)
+
+
+FAULTS = "/faults"
+FAULT = FAULTS + "/{faultID}"
+
+router.listing(FAULTS, Listing("faults", fault_json, store.FAULTS), P.EMULATOR_CONTROL)
+
+
+@router.post(FAULTS, P.EMULATOR_CONTROL)
+async def add_fault(call: Call[FaultRuleBody]) -> FaultRule:
+    """Add a fault rule: matching requests get an error or a delay."""
+    row = await behaviour.add_fault(call.conn, call.services.emulation, call.body)
+    return fault_json(call.urls, row)
+
+
+@router.get(FAULT, P.EMULATOR_CONTROL)
+async def read_fault(call: Call[None]) -> FaultRule:
+    """Read a fault rule (``remaining``: the uses it has left)."""
+    return fault_json(call.urls, await behaviour.read_fault(call.conn, call.param("faultID")))
+
+
+@router.delete(FAULT, P.EMULATOR_CONTROL)
+async def remove_fault(call: Call[None]) -> None:
+    """Remove a fault rule."""
+    await behaviour.remove_faults(call.conn, call.services.emulation, call.param("faultID"))
+
+
+@router.delete(FAULTS, P.EMULATOR_CONTROL)
+async def clear_faults(call: Call[None]) -> None:
+    """Remove every fault rule."""
+    await behaviour.remove_faults(call.conn, call.services.emulation, None)
+
+
+@router.put("/ids", P.EMULATOR_CONTROL)
+async def seed_ids(call: Call[IdsBody]) -> Ids:
+    """Draw the ids of new objects from a sequence seeded with ``seed`` (this process's)."""
+    behaviour.seed_ids(call.services.emulation, call.body.seed)
+    return Ids(call.body.seed)
+
+
+@router.delete("/ids", P.EMULATOR_CONTROL)
+async def random_ids(call: Call[None]) -> None:
+    """Random ids again."""
+    behaviour.seed_ids(call.services.emulation, None)

@@ -17,7 +17,14 @@ from sqlalchemy.engine import Connection as SyncConnection
 from populace.storage.database import Connection, InlineConnection, ThreadedConnection
 from populace.storage.schema import metadata
 
-INFRASTRUCTURE = {"settings", "signing_keys", "rate_windows", "snapshots", "snapshot_contents"}
+INFRASTRUCTURE = {
+    "settings",
+    "signing_keys",
+    "rate_windows",
+    "snapshots",
+    "snapshot_contents",
+    "fault_rules",
+}
 # Parents before children: inserted in this order, cleared in the reverse one. A new table
 # belongs to the state unless it is named above, so no new data is left out of snapshots.
 DIRECTORY: list[Table] = [t for t in metadata.sorted_tables if t.name not in INFRASTRUCTURE]

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from populace.wire import Resource, Urls, iso_ms
+from populace.wire import UNSET, Resource, UnsetType, Urls, iso_ms
 
 
 class Health(msgspec.Struct):
@@ -58,3 +58,64 @@ class StateDocument(msgspec.Struct, rename="camel"):
 class SeedReport(msgspec.Struct):
     created: int  # objects, memberships and role assignments made
     unchanged: int  # those that were there already
+
+
+class FaultRuleBody(msgspec.Struct, rename="camel"):
+    """A fault rule: requests matching ``method`` (or ``*``) and ``path`` (a glob, e.g.
+    ``/v1/environments/*/users``) are answered ``status`` (429, 500 or 503, in PingOne's
+    envelope) or delayed ``latencyMs``; with a ``probability``, or for the next ``count``
+    requests, or (neither) every time."""
+
+    path: str
+    method: str = "*"
+    status: int | None = None
+    latency_ms: int | None = None
+    probability: float | None = None
+    count: int | None = None
+
+
+class FaultRule(Resource, kw_only=True):
+    method: str
+    path: str
+    status: int | UnsetType = UNSET
+    latency_ms: int | UnsetType = UNSET
+    probability: float | UnsetType = UNSET
+    remaining: int | UnsetType = UNSET  # uses left, for a rule given a count
+    created_at: str
+
+
+def _given(value: Any) -> Any:
+    return UNSET if value is None else value
+
+
+def fault_json(urls: Urls, row: Any) -> FaultRule:
+    return FaultRule(
+        links={"self": urls.control(f"faults/{row.id}")},
+        id=row.id,
+        method=row.method,
+        path=row.path,
+        status=_given(row.status),
+        latency_ms=_given(row.latency_ms),
+        probability=_given(row.probability),
+        remaining=_given(row.remaining),
+        created_at=iso_ms(row.created_at),
+    )
+
+
+class ClockBody(msgspec.Struct, rename="camel"):
+    advance_seconds: int
+
+
+class Clock(msgspec.Struct, rename="camel"):
+    """The deployment's time: the system's plus ``offsetSeconds``."""
+
+    now: str
+    offset_seconds: float
+
+
+class IdsBody(msgspec.Struct):
+    seed: int
+
+
+class Ids(msgspec.Struct):
+    seed: int

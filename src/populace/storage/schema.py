@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -503,4 +504,20 @@ snapshot_contents = Table(
     metadata,
     Column("snapshot_id", ID, ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True),
     Column("content", LargeBinary, nullable=False),
+)
+
+# The control API's fault rules: requests they match are answered with an error or delayed,
+# in every process (each keeps a copy; ``remaining`` is counted down here, atomically).
+fault_rules = Table(
+    "fault_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("method", String(16), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("status", Integer),
+    Column("latency_ms", Integer),
+    Column("probability", Float),
+    Column("remaining", Integer),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "created_at", "id"),
 )

@@ -32,3 +32,15 @@ async def admin_application(conn: Connection) -> tuple[str, str]:
 
 async def set_admin_application(conn: Connection, environment_id: str, application_id: str) -> None:
     await put(conn, _ADMIN_APPLICATION, f"{environment_id}/{application_id}")
+
+
+_CLOCK_OFFSET = "clock_offset_ms"
+
+
+async def clock_offset_ms(conn: Connection) -> int:
+    """How far the control API's test clock is ahead of the system's (0 unless moved)."""
+    return int(await get(conn, _CLOCK_OFFSET) or 0)
+
+
+async def set_clock_offset_ms(conn: Connection, offset_ms: int) -> None:
+    await put(conn, _CLOCK_OFFSET, str(offset_ms))
