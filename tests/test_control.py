@@ -278,6 +278,14 @@ async def test_only_an_organization_admin_controls_the_emulator(emulator: Emulat
             ("GET", "/_populace/export", None),
             ("POST", "/_populace/import", {"revision": "x", "tables": {}}),
             ("POST", "/_populace/seed", {"environments": [{"name": "Mine"}]}),
+            ("GET", "/_populace/clock", None),
+            ("POST", "/_populace/clock", {"advanceSeconds": 60}),
+            ("DELETE", "/_populace/clock", None),
+            ("GET", "/_populace/faults", None),
+            ("POST", "/_populace/faults", {"path": "/v1/*", "status": 500}),
+            ("DELETE", "/_populace/faults", None),
+            ("PUT", "/_populace/ids", {"seed": 1}),
+            ("DELETE", "/_populace/ids", None),
         ]:
             refused = await other.request(method, path, json=body)
             assert_error(refused, 403, "ACCESS_FAILED")
