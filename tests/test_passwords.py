@@ -509,3 +509,21 @@ async def test_passwords_that_are_not_text_are_refused(
     )
     assert_error(response, 400, "INVALID_REQUEST")  # not JSON text: refused as it is read
     assert await state(admin, env_id, user_id) == before
+
+
+async def test_a_wrong_password_against_an_imported_hash_costs_an_argon2_check(
+    admin: httpx.AsyncClient,
+    environment: dict[str, Any],
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A salted SHA compares in microseconds: without an argon2id check beside it, a wrong
+    guess would answer faster for users with imported hashes than for the rest (the sign-on
+    flow's INVALID_CREDENTIALS would tell them apart). Counted, never timed."""
+    env_id = environment["id"]
+    imported = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, imported, SET, {"value": ssha512(GOOD.encode())})
+    verified = record_calls(monkeypatch, deployment.services.hasher, "_argon2_matches")
+    response = await operate(admin, "POST", env_id, imported, CHECK, {"password": OTHER})
+    assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
+    assert len(verified) == 1

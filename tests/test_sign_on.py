@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ from populace.storage.schema import (
     sign_on_tokens,
 )
 from tests.support import assert_error, bearer, unique
+from tests.test_control import Emulator, _emulator, populate
 
 CALLBACK = "http://localhost:3000/callback"
 PASSWORD = "2FederateM0re!"
@@ -669,22 +671,21 @@ async def test_hosted_page_refuses_forged_forms(client, signer) -> None:
     del params["response_mode"]
     started = await client.get(f"/{s.environment_id}/as/authorize", params=params)
     flow_id = parse_qs(urlsplit(started.headers["location"]).query)["flowId"][0]
-    browser_cookie = started.cookies["PF"]
+    name = f"PF-{flow_id}"
+    cookie = {"Cookie": f"{name}={started.cookies[name]}"}
     form = {"flowId": flow_id, "username": s.user["username"], "password": PASSWORD}
     page = f"/{s.environment_id}/signon/"
+    client.cookies.clear()
     no_cookie = await client.post(page, data={**form, "csrf": "x"})
     assert no_cookie.status_code == 403
-    client.cookies.clear()
-    no_token = await client.post(page, data=form, headers={"Cookie": f"PF={browser_cookie}"})
+    no_token = await client.post(page, data=form, headers=cookie)
     assert no_token.status_code == 403
-    shown = await client.get(
-        page, params={"flowId": flow_id}, headers={"Cookie": f"PF={browser_cookie}"}
-    )
+    not_ascii = await client.post(page, data={**form, "csrf": "\u00e9"}, headers=cookie)
+    assert not_ascii.status_code == 403
+    shown = await client.get(page, params={"flowId": flow_id}, headers=cookie)
     assert shown.status_code == 200 and 'name="csrf"' in shown.text
     csrf = shown.text.split('name="csrf" value="')[1].split('"')[0]
-    signed_on = await client.post(
-        page, data={**form, "csrf": csrf}, headers={"Cookie": f"PF={browser_cookie}"}
-    )
+    signed_on = await client.post(page, data={**form, "csrf": csrf}, headers=cookie)
     assert signed_on.status_code == 303, signed_on.text
     assert signed_on.headers["location"].endswith(f"/as/resume?flowId={flow_id}")
 
@@ -718,3 +719,157 @@ async def test_handed_out_secrets_are_stored_only_as_digests(
     for secret in (session, code, refresh_token):
         assert secret not in dump
         assert hashlib.sha256(secret.encode()).hexdigest() in dump
+
+
+# --- regression tests of the sign-on review ------------------------------------------------
+
+
+async def test_disabling_a_user_ends_its_sessions_and_tokens(client, admin, environment):
+    environment_id = environment["id"]
+    user = await new_user(admin, environment_id)
+    app = await web_app(admin, environment_id, grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"])
+    s = Signer(environment_id, user, app)
+    flow = await start_flow(client, s)
+    session = (await check(client, s, flow["id"])).cookies["ST"]
+    resumed = await client.get(
+        f"/{environment_id}/as/resume",
+        params={"flowId": flow["id"]},
+        headers={"Cookie": f"ST={session}"},
+    )
+    code = resumed.json()["authorizeResponse"]["code"]
+    tokens = (await exchange(client, s, code)).json()
+    disabled = await admin.put(
+        f"/v1/environments/{environment_id}/users/{user['id']}/enabled", json={"enabled": False}
+    )
+    assert disabled.status_code == 200, disabled.text
+    info = await client.get(
+        f"/{environment_id}/as/userinfo", headers=bearer(tokens["access_token"])
+    )
+    assert info.status_code == 401
+    refreshed = await client.post(
+        f"/{environment_id}/as/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(app.id, app.secret),
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    again = await client.get(
+        f"/{environment_id}/as/authorize",
+        params=authorize_params(app.id),
+        headers={"Cookie": f"ST={session}"},
+    )
+    assert again.json()["status"] == "USERNAME_PASSWORD_REQUIRED"
+    refused = await check(client, s, again.json()["id"])
+    assert_error(refused, 400, "INVALID_DATA", "INVALID_CREDENTIALS")
+
+
+async def test_pkce_values_outside_rfc_7636_are_refused(client, signer) -> None:
+    s = signer
+    verifier, _ = pkce_pair()
+    plain = verifier  # a plain challenge is the verifier itself
+    bad = await client.get(
+        f"/{s.environment_id}/as/authorize",
+        params=authorize_params(s.app.id, code_challenge="\u00e9" * 43),
+    )
+    assert bad.status_code == 400
+    code = await code_for(client, s, code_challenge=plain, code_challenge_method="plain")
+    odd = await exchange(client, s, code, code_verifier="\u00e9" * 43)
+    assert odd.status_code == 400 and odd.json()["error"] == "invalid_grant"
+    # The failed exchange spent the code.
+    spent = await exchange(client, s, code, code_verifier=plain)
+    assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
+
+
+async def test_authorize_parameters_are_bounded(client, signer) -> None:
+    s = signer
+    for name, size in (("state", 2049), ("nonce", 2049), ("login_hint", 257)):
+        response = await client.get(
+            f"/{s.environment_id}/as/authorize",
+            params=authorize_params(s.app.id, **{name: "x" * size}),
+        )
+        assert_error(response, 400, "INVALID_REQUEST")
+    flow = await client.get(f"/{s.environment_id}/as/authorize", params=authorize_params(s.app.id))
+    assert "no-store" in flow.headers["cache-control"]
+
+
+async def test_signoff_of_another_users_session_changes_nothing(client, admin, environment):
+    environment_id = environment["id"]
+    app = await web_app(admin, environment_id)
+    victim = Signer(environment_id, await new_user(admin, environment_id), app)
+    attacker = Signer(environment_id, await new_user(admin, environment_id), app)
+    tokens = (await exchange(client, attacker, await code_for(client, attacker))).json()
+    flow = await start_flow(client, victim)
+    session = (await check(client, victim, flow["id"])).cookies["ST"]
+    client.cookies.clear()
+    off = await client.get(
+        f"/{environment_id}/as/signoff",
+        params={"id_token_hint": tokens["id_token"]},
+        headers={"Cookie": f"ST={session}"},
+    )
+    assert_error(off, 400, "INVALID_DATA")
+    assert "set-cookie" not in off.headers
+    still = await client.get(
+        f"/{environment_id}/as/authorize",
+        params=authorize_params(app.id),
+        headers={"Cookie": f"ST={session}"},
+    )
+    assert still.json()["status"] == "COMPLETED"
+
+
+async def test_deleting_the_application_ends_its_tokens(client, admin, signer) -> None:
+    s = signer
+    tokens = (await exchange(client, s, await code_for(client, s))).json()
+    path = f"/v1/environments/{s.environment_id}/applications/{s.app.id}"
+    assert (await admin.delete(path)).status_code == 204
+    info = await client.get(
+        f"/{s.environment_id}/as/userinfo", headers=bearer(tokens["access_token"])
+    )
+    assert info.status_code == 401
+
+
+async def test_a_redirect_uri_removed_meanwhile_gets_no_code(client, admin, signer) -> None:
+    s = signer
+    flow = await start_flow(client, s)
+    session = (await check(client, s, flow["id"])).cookies["ST"]
+    path = f"/v1/environments/{s.environment_id}/applications/{s.app.id}"
+    moved = await admin.put(path, json={**s.app.body, "redirectUris": ["https://a.test/cb"]})
+    assert moved.status_code == 200, moved.text
+    resumed = await client.get(
+        f"/{s.environment_id}/as/resume",
+        params={"flowId": flow["id"]},
+        headers={"Cookie": f"ST={session}"},
+    )
+    assert_error(resumed, 400, "INVALID_DATA", "INVALID_VALUE", target="redirect_uri")
+
+
+async def test_two_sign_ons_in_one_browser_keep_their_pages(client, signer) -> None:
+    s = signer
+    params = authorize_params(s.app.id)
+    del params["response_mode"]
+    client.cookies.clear()
+    first = await client.get(f"/{s.environment_id}/as/authorize", params=params)
+    second = await client.get(f"/{s.environment_id}/as/authorize", params=params)
+    for started in (first, second):
+        page = await client.get(started.headers["location"])  # the client keeps both cookies
+        assert page.status_code == 200, page.text
+
+
+@pytest.fixture
+async def throttled_deployment(empty_database: str) -> AsyncIterator[Emulator]:
+    async for made in _emulator(empty_database, token_failure_limit=3):
+        yield made
+
+
+async def test_guessing_across_users_meets_the_address_throttle(throttled_deployment) -> None:
+    """Unknown usernames never reach a lockout; the failures of one address are counted."""
+    e = throttled_deployment
+    environment_id = (await populate(e.client))["environment"]
+    app = await web_app(e.client, environment_id)
+    async with e.anonymous() as client:
+        s = Signer(environment_id, {"username": "nobody"}, app)
+        flow = await start_flow(client, s)
+        for _ in range(3):
+            guess = await check(client, s, flow["id"], password="guess")
+            assert_error(guess, 400, "INVALID_DATA", "INVALID_CREDENTIALS")
+        limited = await check(client, s, flow["id"], password="guess")
+        assert_error(limited, 429, "REQUEST_LIMITED")
+        assert limited.headers["Retry-After"]

@@ -118,7 +118,8 @@ class RateLimiter:
 
 
 class FailureThrottle:
-    """Failed client authentications per source address per minute."""
+    """Failed authentications (of clients at the token endpoint, of users signing on) per
+    source address per minute."""
 
     def __init__(self, limit: int, counter: Counter) -> None:
         self.limit = limit
@@ -131,8 +132,8 @@ class FailureThrottle:
         """429 while the address has used up its failures of this minute."""
         if await self._counter.peek(*self._key(address)) >= self.limit:
             what = (
-                f"At most {self.limit} failed client authentications a minute are allowed from "
-                "one address."
+                f"At most {self.limit} failed authentications a minute are allowed from one "
+                "address."
             )
             raise _limited(self.limit, 60, time.time(), what)
 

@@ -287,8 +287,9 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
     except RedirectError as error:
         return _redirect_error(error)
     flow = authorized.flow
-    if as_json:
-        return json_response(flow_response(request, flow, authorized.application.name))
+    if as_json:  # the flow's id is the end user's capability: never cached
+        body = flow_response(request, flow, authorized.application.name)
+        return json_response(body, headers=NO_STORE)
     base = auth_base(request, environment_id)
     if flow.status == signon.COMPLETED:  # the browser's session stands for it
         location = f"{base}/as/resume?flowId={flow.id}"
@@ -296,7 +297,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
         location = f"{base}/signon/?flowId={flow.id}"
     response = RedirectResponse(location, 302, headers=NO_STORE)
     assert key is not None
-    browser.set_flow_cookie(request, response, environment_id, key)
+    browser.set_flow_cookie(request, response, environment_id, flow.id, key)
     return response
 
 
@@ -518,7 +519,7 @@ async def _signoff(request: Request) -> Response:
             [Detail("INVALID_VALUE", "Unregistered URI.", "post_logout_redirect_uri")],
         )  # fmt: skip
     session_token = request.cookies.get(browser.SESSION_COOKIE)
-    await signon.sign_off(svc.db, environment_id, str(claims["sub"]), session_token)
+    ended = await signon.sign_off(svc.db, environment_id, str(claims["sub"]), session_token)
     if target is None:
         response: Response = HTMLResponse(
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed off'
@@ -530,7 +531,8 @@ async def _signoff(request: Request) -> Response:
         response = browser.deliver(
             {"redirect_uri": target, "state": state, "response_mode": "query"}, {}
         )
-    browser.clear_session_cookie(request, response, environment_id)
+    if ended:
+        browser.clear_session_cookie(request, response, environment_id)
     return response
 
 

@@ -51,9 +51,16 @@ def clear_session_cookie(request: Request, response: Response, environment_id: s
     )
 
 
-def set_flow_cookie(request: Request, response: Response, environment_id: str, key: str) -> None:
+def flow_cookie(flow_id: str) -> str:
+    """One cookie per flow: sign-ons begun in two tabs of one browser do not clash."""
+    return f"{FLOW_COOKIE}-{flow_id}"
+
+
+def set_flow_cookie(
+    request: Request, response: Response, environment_id: str, flow_id: str, key: str
+) -> None:
     response.set_cookie(
-        FLOW_COOKIE,
+        flow_cookie(flow_id),
         key,
         max_age=15 * 60,
         path=f"/{environment_id}",
@@ -75,6 +82,8 @@ def deliver(request_params: Mapping[str, Any], params: Mapping[str, str | None])
     answer = {key: value for key, value in params.items() if value is not None}
     if request_params.get("state") is not None:
         answer["state"] = request_params["state"]
+    if not answer:
+        return RedirectResponse(uri, 302, headers=NO_STORE)
     mode = request_params.get("response_mode") or "query"
     if mode == "form_post":
         fields = "".join(

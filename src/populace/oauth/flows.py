@@ -5,13 +5,14 @@ populace does not grant, so the actions cannot be forged from another site's pag
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from populace.applications import store as application_store
-from populace.errors import ErrorBody
+from populace.errors import ApiError, ErrorBody
 from populace.http.dispatch import services
 from populace.http.request import read_json
 from populace.http.responses import NO_STORE, json_response
@@ -62,6 +63,23 @@ def flow_at(request: Request, flow_id: str) -> signon.FlowAt:
     )
 
 
+async def throttled(request: Request, step: Callable[[], Awaitable[signon.Step]]) -> signon.Step:
+    """A credentials step, under the per-address throttle of failed authentications (the
+    token endpoint's): guessing across many users from one address meets it, as guessing one
+    user's password meets that password's lockout."""
+    svc = services(request)
+    address = request.client.host if request.client else ""
+    if svc.throttle is not None:
+        await svc.throttle.check(address)
+    try:
+        return await step()
+    except ApiError as error:
+        wrong = error.details and error.details[0].code == "INVALID_CREDENTIALS"
+        if wrong and svc.throttle is not None:
+            await svc.throttle.failed(address)
+        raise
+
+
 def _action(name: str, body: type | None = None) -> dict[str, Any]:
     """The declaration of a flow action, chosen by its media type."""
     media_type = FLOW_MEDIA.format(name)
@@ -74,9 +92,10 @@ async def check_username_password(request: Request) -> Response:
     """Sign on with a username and password (sets the ST session cookie when it completes)."""
     body = await read_json(request, UsernamePassword, MAX_BODY)
     at = flow_at(request, request.path_params["flowID"])
-    return await _answer(
-        request, await signon.check_username_password(at, body.username, body.password)
+    step = await throttled(
+        request, lambda: signon.check_username_password(at, body.username, body.password)
     )
+    return await _answer(request, step)
 
 
 @router.raw("POST", FLOW, **_action("password.reset", PasswordChange))
@@ -84,9 +103,10 @@ async def change_password(request: Request) -> Response:
     """Change a password that must change (or has expired), then complete the sign-on."""
     body = await read_json(request, PasswordChange, MAX_BODY)
     at = flow_at(request, request.path_params["flowID"])
-    return await _answer(
-        request, await signon.change_password(at, body.current_password, body.new_password)
+    step = await throttled(
+        request, lambda: signon.change_password(at, body.current_password, body.new_password)
     )
+    return await _answer(request, step)
 
 
 @router.raw("POST", FLOW, **_action("session.reset"))

@@ -25,7 +25,7 @@ from populace.http.request import read_body
 from populace.http.responses import NO_STORE
 from populace.http.router import ApiRouter
 from populace.oauth import browser, signon
-from populace.oauth.flows import application_name, flow_at
+from populace.oauth.flows import application_name, flow_at, throttled
 
 router = ApiRouter("Hosted sign-on page", prefix="/{envID}/signon")
 
@@ -143,7 +143,7 @@ async def _bound_flow(request: Request, flow_id: str) -> tuple[Any, str] | Respo
         flow = await signon.read_flow(services(request).db, environment_id, flow_id)
     except ApiError:
         return _message(404, "This sign-on has expired. Go back to the application to start again.")
-    key = request.cookies.get(browser.FLOW_COOKIE)
+    key = request.cookies.get(browser.flow_cookie(flow.id))
     if key is None or not signon.browser_matches(flow, key):
         return _message(403, "This sign-on was not started in this browser.")
     return flow, key
@@ -181,9 +181,9 @@ async def _step(request: Request, flow: Any, form: dict[str, str]) -> signon.Ste
     at = flow_at(request, flow.id)
     if flow.status in signon.CHANGING:
         current, new = form.get("currentPassword", ""), form.get("newPassword", "")
-        return await signon.change_password(at, current, new)
+        return await throttled(request, lambda: signon.change_password(at, current, new))
     username, password = form.get("username", ""), form.get("password", "")
-    return await signon.check_username_password(at, username, password)
+    return await throttled(request, lambda: signon.check_username_password(at, username, password))
 
 
 @router.raw(
@@ -212,7 +212,7 @@ async def submit(request: Request) -> Response:
     if isinstance(bound, Response):
         return bound
     flow, key = bound
-    if not hmac.compare_digest(form.get("csrf", ""), _csrf(key, flow.id)):
+    if not hmac.compare_digest(form.get("csrf", "").encode(), _csrf(key, flow.id).encode()):
         return _message(403, "This form did not come from this sign-on page.")
     app_name = await application_name(request, flow)
     try:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,10 @@ MUST_CHANGE_PASSWORD = "MUST_CHANGE_PASSWORD"
 PASSWORD_EXPIRED = "PASSWORD_EXPIRED"
 COMPLETED = "COMPLETED"
 CHANGING = (MUST_CHANGE_PASSWORD, PASSWORD_EXPIRED)
+# RFC 7636: a verifier (and a plain challenge) is 43-128 unreserved characters.
+PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+# Authorize parameters kept in the flow (and the nonce in the ID token): bounded.
+MAX_PARAMETER = {"state": 2048, "nonce": 2048, "login_hint": 256}
 
 
 def digest(secret: str) -> str:
@@ -106,7 +111,7 @@ def _challenge(app: Any, params: dict[str, str], request: dict[str, Any]) -> Non
         raise RedirectError(request, "invalid_request", "code_challenge_method is unsupported.")
     if app.pkce_enforcement == "S256_REQUIRED" and method != "S256":
         raise RedirectError(request, "invalid_request", "code_challenge_method must be S256.")
-    if not 43 <= len(challenge) <= 128:
+    if not PKCE_VALUE.fullmatch(challenge):
         raise RedirectError(request, "invalid_request", "The code_challenge is malformed.")
     request.update(code_challenge=challenge, code_challenge_method=method)
 
@@ -122,6 +127,10 @@ def _request(app: Any, params: dict[str, str]) -> dict[str, Any]:
         "login_hint": params.get("login_hint"),
         "prompt": params.get("prompt"),
     }
+    for name, limit in MAX_PARAMETER.items():
+        if len(params.get(name) or "") > limit:
+            request[name] = None  # not echoed back at its full length either
+            raise RedirectError(request, "invalid_request", f"'{name}' is over {limit} characters.")
     if request["response_mode"] not in RESPONSE_MODES:
         request["response_mode"] = "query"
         raise RedirectError(request, "invalid_request", "The response_mode is unsupported.")
@@ -156,7 +165,8 @@ async def _signed_on(
     max_age = request.get("max_age")
     if session is None or (max_age is not None and session.authenticated_at + max_age * 1000 < now):
         return None
-    return session
+    user = await user_store.get(conn, environment_id, session.user_id)
+    return session if user is not None and user.enabled else None
 
 
 async def authorize(
@@ -340,6 +350,15 @@ def browser_matches(flow: Any, browser_key: str | None) -> bool:
     return hmac.compare_digest(flow.browser_hash, digest(browser_key))
 
 
+def _still_registered(app: Any, request: dict[str, Any]) -> None:
+    """The redirect URI may have left the application's list since the authorize request."""
+    uri = request.get("redirect_uri")
+    if uri is not None and uri not in (app.redirect_uris or []):
+        raise invalid_data(
+            "INVALID_VALUE", "redirect_uri", "The redirect_uri is no longer the application's."
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Resumed:
     request: dict[str, Any]
@@ -369,6 +388,7 @@ async def resume(
         app = await application_store.get(conn, environment_id, flow.application_id)
         if app is None or not app.enabled:
             raise not_found()
+        _still_registered(app, flow.request)
         code = new_secret()
         rolling = app.refresh_token_rolling_duration * 1000
         await store.insert_grant(
@@ -423,12 +443,12 @@ def _verifier_matches(request: dict[str, Any], verifier: str | None) -> bool:
     challenge = request.get("code_challenge")
     if challenge is None:
         return verifier is None
-    if verifier is None or not 43 <= len(verifier) <= 128:
+    if verifier is None or not PKCE_VALUE.fullmatch(verifier):
         return False
     if request.get("code_challenge_method") == "S256":
         hashed = hashlib.sha256(verifier.encode()).digest()
         verifier = base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
-    return hmac.compare_digest(verifier, challenge)
+    return hmac.compare_digest(verifier.encode(), challenge.encode())
 
 
 async def _issue(
@@ -439,8 +459,8 @@ async def _issue(
     request = grant.request
     scope = request["scope"]
     user = await user_store.get(conn, environment_id, grant.user_id)
-    if user is None:
-        raise _invalid_grant("The user is gone.")
+    if user is None or not user.enabled:
+        raise _invalid_grant("The user is gone or disabled.")
     seconds = now // 1000
     signed = tokens.Signed(
         issuer.issuer,
@@ -511,7 +531,10 @@ async def _exchange(
         return _invalid_grant("The authorization code was issued to another client.")
     if grant.code_expires_at <= now or grant.revoked:
         return _invalid_grant("The authorization code has expired.")
-    if redirect_uri != grant.request.get("redirect_uri"):
+    registered = grant.request.get("redirect_uri")
+    if redirect_uri != registered or (
+        registered is not None and registered not in (app.redirect_uris or [])
+    ):
         return _invalid_grant("The redirect_uri differs from the authorize request's.")
     if not _verifier_matches(grant.request, verifier):
         return _invalid_grant("The code_verifier does not match the code_challenge.")
@@ -573,13 +596,23 @@ async def refresh(db: Database, issuer: Issuer, app: Any, token: str) -> TokenSe
 # --- what a token is worth: userinfo, introspection, revocation, sign-off ---------------------
 
 
+async def _grant_stands(conn: Connection, grant: Any) -> bool:
+    """A grant holds while it is not revoked and its application and user are enabled."""
+    if grant is None or grant.revoked:
+        return False
+    environment_id = grant.environment_id
+    app = await application_store.get(conn, environment_id, grant.application_id)
+    user = await user_store.get(conn, environment_id, grant.user_id)
+    return app is not None and app.enabled and user is not None and user.enabled
+
+
 async def live_grant(conn: Connection, environment_id: str, jti: str, now: int) -> Any:
-    """The grant behind a user's access token, while neither is revoked."""
+    """The grant behind a user's access token, while it stands and the token is not revoked."""
     row = await store.token(conn, environment_id, jti)
     if row is None or row.revoked or row.kind != "access":
         return None
     grant = await store.grant(conn, environment_id, row.grant_id)
-    return None if grant is None or grant.revoked else grant
+    return grant if await _grant_stands(conn, grant) else None
 
 
 async def refresh_token_state(conn: Connection, environment_id: str, token: str) -> Any:
@@ -589,7 +622,7 @@ async def refresh_token_state(conn: Connection, environment_id: str, token: str)
     if row is None or row.kind != "refresh" or row.used or row.revoked or row.expires_at <= now:
         return None
     grant = await store.grant(conn, environment_id, row.grant_id)
-    if grant is None or grant.revoked or not await _live_session(conn, grant, now):
+    if not await _grant_stands(conn, grant) or not await _live_session(conn, grant, now):
         return None
     return row, grant
 
@@ -614,13 +647,20 @@ async def revoke(db: Database, app: Any, token: str, jti: str | None) -> None:
 
 async def sign_off(
     db: Database, environment_id: str, user_id: str, session_token: str | None
-) -> None:
-    """End the browser's session, when it is the hinted user's."""
+) -> bool:
+    """End the browser's session; True when one ended. A session of another user than the
+    hinted one is 400 and stays (PingOne: the user must be the session's)."""
     if session_token is None:
-        return
+        return False
     async with db.write() as conn:
         session = await store.session_by_token(
             conn, environment_id, digest(session_token), now_ms()
         )
-        if session is not None and session.user_id == user_id:
-            await store.end_session(conn, environment_id, session.id)
+        if session is None:
+            return False
+        if session.user_id != user_id:
+            raise invalid_data(
+                "INVALID_VALUE", "id_token_hint", "The id_token_hint is not the session's user."
+            )
+        await store.end_session(conn, environment_id, session.id)
+        return True

@@ -47,13 +47,22 @@ async def end_flow(conn: Connection, environment_id: str, flow_id: str) -> bool:
     return result.rowcount > 0
 
 
+PURGE_BATCH = 200
+
+
 async def purge_expired(conn: Connection, environment_id: str, now: int) -> None:
-    """Forget what has ended in an environment: flows, sessions, grants and tokens past their
-    time (cheap: each delete walks an index, or a few rows of one environment)."""
+    """Forget some of what has ended in an environment: flows, sessions, grants and tokens
+    past their time, at most PURGE_BATCH rows of each (each found through an index on
+    ``(environment_id, expires_at)``), so no request waits on a large clean-up."""
     for table in (sign_on_flows, sign_on_tokens, sign_on_grants, sign_on_sessions):
-        await conn.execute(
-            delete(table).where(table.c.environment_id == environment_id, table.c.expires_at <= now)
+        c = table.c
+        key = c.key if table is sign_on_tokens else c.id
+        ended = (
+            select(key)
+            .where(c.environment_id == environment_id, c.expires_at <= now)
+            .limit(PURGE_BATCH)
         )
+        await conn.execute(delete(table).where(c.environment_id == environment_id, key.in_(ended)))
 
 
 async def insert_session(conn: Connection, values: dict[str, Any]) -> Row[Any]:
@@ -87,6 +96,18 @@ async def end_session(conn: Connection, environment_id: str, session_id: str) ->
     )
     await conn.execute(
         delete(sign_on_sessions).where(s.environment_id == environment_id, s.id == session_id)
+    )
+
+
+async def end_sessions_of(conn: Connection, environment_id: str, user_id: str) -> None:
+    """End every session of a user, and every grant made to it."""
+    await conn.execute(
+        update(sign_on_grants)
+        .where(g.environment_id == environment_id, g.user_id == user_id)
+        .values(revoked=True)
+    )
+    await conn.execute(
+        delete(sign_on_sessions).where(s.environment_id == environment_id, s.user_id == user_id)
     )
 
 

@@ -160,6 +160,8 @@ class Hasher:
             rehash = matches and self._argon2.check_needs_rehash(stored)
             return Checked(matches, self._argon2.hash(password) if rehash else None)
         if not self._imported_matches(scheme, stored[len(scheme) + 2 :], password):
+            # As long as an argon2id check: a fast mismatch would tell imported hashes apart.
+            self._argon2_matches(self._dummy, password)
             return Checked(False)
         return Checked(True, self._argon2.hash(password))
 

@@ -383,6 +383,15 @@ password_history = Table(
     _user_fk(),
 )
 
+
+def _application_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["environment_id", "application_id"],
+        ["applications.environment_id", "applications.id"],
+        ondelete="CASCADE",
+    )
+
+
 # Sign-on (the authorization server's state, shared by every process). Secrets handed out
 # (session cookies, codes, refresh tokens) are kept only as SHA-256 digests.
 
@@ -400,6 +409,8 @@ sign_on_flows = Table(
     Column("browser_hash", String(64)),
     Column("expires_at", BigInteger, nullable=False),
     *_times(),
+    _application_fk(),
+    _user_fk(),
     Index(None, "environment_id", "expires_at"),
 )
 
@@ -416,6 +427,8 @@ sign_on_sessions = Table(
     *_times(),
     _user_fk(),
     UniqueConstraint("environment_id", "token_hash"),
+    Index(None, "environment_id", "expires_at"),
+    Index(None, "environment_id", "user_id"),
 )
 
 # What a completed flow authorized an application to do for a user: its code (single use),
@@ -436,7 +449,11 @@ sign_on_grants = Table(
     Column("expires_at", BigInteger, nullable=False),  # the refresh tokens' rolling limit
     *_times(),
     _user_fk(),
+    _application_fk(),
     UniqueConstraint("environment_id", "code_hash"),
+    Index(None, "environment_id", "expires_at"),
+    Index(None, "environment_id", "session_id"),
+    Index(None, "environment_id", "user_id"),
 )
 
 # Tokens issued under a grant: access tokens by their jti, refresh tokens by their digest.
@@ -457,6 +474,7 @@ sign_on_tokens = Table(
         ondelete="CASCADE",
     ),
     Index(None, "environment_id", "expires_at"),
+    Index(None, "environment_id", "grant_id"),
 )
 
 # Fixed one-second windows of requests per client, for the rate limit when no Redis is given.

@@ -18,6 +18,7 @@ from populace.errors import ApiError, found, invalid_data, not_found
 from populace.groups import rules as group_rules
 from populace.groups import store as group_store
 from populace.names import checked_text, clean_name
+from populace.oauth import store as sign_on_store
 from populace.populations import store as population_store
 from populace.storage.database import Connection, unique_or
 from populace.users import store
@@ -244,6 +245,9 @@ async def set_flag(
     await read_user(conn, access, user_id, for_update=True)
     stored = await store.set_flag(conn, access.environment, user_id, flag, value, now_ms())
     await group_rules.refresh_dynamic(conn, access.environment, user_id)
+    if flag == "enabled" and value is False:
+        # As in PingOne, a disabled user is signed off: its sessions and tokens end.
+        await sign_on_store.end_sessions_of(conn, access.environment, user_id)
     return found(stored)
 
 

@@ -29,6 +29,15 @@ def _user_fk(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
+def _application_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["environment_id", "application_id"],
+        ["applications.environment_id", "applications.id"],
+        name=op.f(f"fk_{table}_environment_id_application_id_applications"),
+        ondelete="CASCADE",
+    )
+
+
 def _keyed(table: str) -> list[Any]:
     """The (environment_id, id) key, the environment's cascade and the two times."""
     return [
@@ -76,6 +85,8 @@ def upgrade() -> None:
         sa.Column("browser_hash", sa.String(length=64), nullable=True),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         *_keyed("sign_on_flows"),
+        _application_fk("sign_on_flows"),
+        _user_fk("sign_on_flows"),
     )
     op.create_table(
         "sign_on_sessions",
@@ -106,6 +117,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         *_keyed("sign_on_grants"),
         _user_fk("sign_on_grants"),
+        _application_fk("sign_on_grants"),
         sa.UniqueConstraint(
             "environment_id", "code_hash", name=op.f("uq_sign_on_grants_environment_id_code_hash")
         ),
@@ -128,9 +140,18 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
-    for table in ("sign_on_flows", "sign_on_tokens"):
+    for table, column in [
+        ("sign_on_flows", "expires_at"),
+        ("sign_on_sessions", "expires_at"),
+        ("sign_on_sessions", "user_id"),
+        ("sign_on_grants", "expires_at"),
+        ("sign_on_grants", "session_id"),
+        ("sign_on_grants", "user_id"),
+        ("sign_on_tokens", "expires_at"),
+        ("sign_on_tokens", "grant_id"),
+    ]:
         op.create_index(
-            op.f(f"ix_{table}_environment_id_expires_at"), table, ["environment_id", "expires_at"]
+            op.f(f"ix_{table}_environment_id_{column}"), table, ["environment_id", column]
         )
 
 
