@@ -873,3 +873,33 @@ async def test_guessing_across_users_meets_the_address_throttle(throttled_deploy
         limited = await check(client, s, flow["id"], password="guess")
         assert_error(limited, 429, "REQUEST_LIMITED")
         assert limited.headers["Retry-After"]
+
+
+async def test_signing_on_as_someone_else_ends_the_first_session(client, admin, environment):
+    """prompt=login in a browser signed on as A, completed as B: A's session ends."""
+    environment_id = environment["id"]
+    app = await web_app(admin, environment_id)
+    a = Signer(environment_id, await new_user(admin, environment_id), app)
+    b = Signer(environment_id, await new_user(admin, environment_id), app)
+    flow = await start_flow(client, a)
+    first = (await check(client, a, flow["id"])).cookies["ST"]
+    client.cookies.clear()
+    relogin = await client.get(
+        f"/{environment_id}/as/authorize",
+        params=authorize_params(app.id, prompt="login"),
+        headers={"Cookie": f"ST={first}"},
+    )
+    assert relogin.json()["status"] == "USERNAME_PASSWORD_REQUIRED"
+    second = await client.post(
+        f"/{environment_id}/flows/{relogin.json()['id']}",
+        json={"username": b.user["username"], "password": PASSWORD},
+        headers={"Content-Type": CHECK, "Cookie": f"ST={first}"},
+    )
+    assert second.json()["status"] == "COMPLETED"
+    client.cookies.clear()
+    with_first = await client.get(
+        f"/{environment_id}/as/authorize",
+        params=authorize_params(app.id),
+        headers={"Cookie": f"ST={first}"},
+    )
+    assert with_first.json()["status"] == "USERNAME_PASSWORD_REQUIRED"

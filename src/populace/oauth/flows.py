@@ -59,7 +59,12 @@ async def read_flow(request: Request) -> Response:
 def flow_at(request: Request, flow_id: str) -> signon.FlowAt:
     svc = services(request)
     return signon.FlowAt(
-        svc.db, svc.hasher, svc.organization_id, request.path_params["envID"], flow_id
+        svc.db,
+        svc.hasher,
+        svc.organization_id,
+        request.path_params["envID"],
+        flow_id,
+        request.cookies.get(browser.SESSION_COOKIE),
     )
 
 

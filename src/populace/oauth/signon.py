@@ -294,6 +294,17 @@ class FlowAt:
     organization_id: str
     environment_id: str
     flow_id: str
+    session_token: str | None = None  # the browser's ST cookie, if it sent one
+
+
+async def _replace_session(conn: Connection, at: FlowAt, user_id: str) -> None:
+    """A sign-on completed in a browser signed on as someone else ends that session (PingOne
+    does so after ``prompt=login`` as another user); the same user's session stays."""
+    if at.session_token is None:
+        return
+    old = await store.session_by_token(conn, at.environment_id, digest(at.session_token), now_ms())
+    if old is not None and old.user_id != user_id:
+        await store.end_session(conn, at.environment_id, old.id)
 
 
 async def check_username_password(at: FlowAt, username: str, password: str) -> Step:
@@ -309,7 +320,10 @@ async def check_username_password(at: FlowAt, username: str, password: str) -> S
     access = end_user_access(at.organization_id, at.environment_id, flow.application_id)
 
     async def advance(conn: Connection, state: Any) -> Step | None:
-        return await _advance_in(conn, at.environment_id, flow, state.user.id, state.status)
+        step = await _advance_in(conn, at.environment_id, flow, state.user.id, state.status)
+        if step is not None and step.session_token is not None:
+            await _replace_session(conn, at, state.user.id)
+        return step
 
     return _moved(await password_rules.sign_on(at.db, access, at.hasher, state, password, advance))
 
@@ -325,6 +339,8 @@ async def change_password(at: FlowAt, current_password: str, new_password: str) 
     )
     async with at.db.write() as conn:
         step = await _advance_in(conn, at.environment_id, flow, state.user.id, state.status)
+        if step is not None and step.session_token is not None:
+            await _replace_session(conn, at, state.user.id)
     return _moved(step)
 
 
