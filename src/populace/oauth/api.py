@@ -276,7 +276,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
     as_json = params.get("response_mode") == "pi.flow"
     key = None if as_json else secrets.token_urlsafe(32)
     try:
-        authorized = await signon.authorize(
+        flow = await signon.authorize(
             svc.db,
             svc.organization_id,
             environment_id,
@@ -286,9 +286,8 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
         )
     except RedirectError as error:
         return _redirect_error(error)
-    flow = authorized.flow
     if as_json:  # the flow's id is the end user's capability: never cached
-        body = flow_response(request, flow, authorized.application.name)
+        body = flow_response(request, flow)
         return json_response(body, headers=NO_STORE)
     base = auth_base(request, environment_id)
     if flow.status == signon.COMPLETED:  # the browser's session stands for it

@@ -11,7 +11,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from populace.applications import store as application_store
 from populace.errors import ApiError, ErrorBody
 from populace.http.dispatch import services
 from populace.http.request import read_json
@@ -28,21 +27,13 @@ MAX_BODY = 16 * 1024
 ERRORS = {400: ErrorBody, 404: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody}
 
 
-async def application_name(request: Request, flow: Any) -> str:
-    async with services(request).db.read() as conn:
-        app = await application_store.get(conn, flow.environment_id, flow.application_id)
-    return "" if app is None else str(app.name)
-
-
-def flow_response(request: Request, flow: Any, application_name: str) -> Flow:
-    return flow_json(auth_base(request, flow.environment_id), flow, application_name)
+def flow_response(request: Request, flow: Any) -> Flow:
+    return flow_json(auth_base(request, flow.environment_id), flow)
 
 
 async def _answer(request: Request, step: signon.Step) -> Response:
     flow = step.flow
-    response = json_response(
-        flow_response(request, flow, await application_name(request, flow)), headers=NO_STORE
-    )
+    response = json_response(flow_response(request, flow), headers=NO_STORE)
     if step.session_token is not None:
         browser.set_session_cookie(request, response, flow.environment_id, step.session_token)
     return response

@@ -25,7 +25,7 @@ from populace.http.request import read_body
 from populace.http.responses import NO_STORE
 from populace.http.router import ApiRouter
 from populace.oauth import browser, signon
-from populace.oauth.flows import application_name, flow_at, throttled
+from populace.oauth.flows import flow_at, throttled
 
 router = ApiRouter("Hosted sign-on page", prefix="/{envID}/signon")
 
@@ -98,13 +98,13 @@ def _csrf(browser_key: str, flow_id: str) -> str:
 
 def _page(
     flow: Any,
-    app_name: str,
     browser_key: str,
     error: str | None,
     status: int,
     username: str | None = None,
 ) -> Response:
     escape = html.escape
+    app_name = flow.request.get("app_name", "")
     changing = flow.status in signon.CHANGING
     if changing:
         title, button, fields = "Change your password", "Change password", _CHANGE_FIELDS
@@ -166,7 +166,7 @@ async def sign_on_page(request: Request) -> Response:
     if isinstance(bound, Response):
         return bound
     flow, key = bound
-    return _page(flow, await application_name(request, flow), key, None, 200)
+    return _page(flow, key, None, 200)
 
 
 def _error_text(error: ApiError) -> str:
@@ -214,14 +214,13 @@ async def submit(request: Request) -> Response:
     flow, key = bound
     if not hmac.compare_digest(form.get("csrf", "").encode(), _csrf(key, flow.id).encode()):
         return _message(403, "This form did not come from this sign-on page.")
-    app_name = await application_name(request, flow)
     try:
         step = await _step(request, flow, form)
     except ApiError as error:
         typed = form.get("username")
-        return _page(flow, app_name, key, _error_text(error), error.status, typed)
+        return _page(flow, key, _error_text(error), error.status, typed)
     if step.flow.status != signon.COMPLETED:
-        return _page(step.flow, app_name, key, None, 200)
+        return _page(step.flow, key, None, 200)
     resume_url = f"{browser.auth_base(request, flow.environment_id)}/as/resume?flowId={flow.id}"
     response = RedirectResponse(resume_url, 303, headers=NO_STORE)
     if step.session_token is not None:

@@ -72,12 +72,6 @@ def _authorize_error(status: int, message: str) -> ApiError:
     return ApiError(status, "INVALID_REQUEST", message)
 
 
-@dataclass(frozen=True, slots=True)
-class Authorized:
-    flow: Any
-    application: Any
-
-
 async def _application(conn: Connection, environment_id: str, client_id: str | None) -> Any:
     if not client_id or not is_uuid(client_id):
         raise _authorize_error(400, "The request must name a client_id of this environment.")
@@ -176,7 +170,7 @@ async def authorize(
     params: dict[str, str],
     session_token: str | None,
     browser_key: str | None,
-) -> Authorized:
+) -> Any:
     """A new flow for an authorize request: already COMPLETED when the browser's session
     stands for it, else waiting for the user's credentials. ``browser_key`` binds a flow that
     the hosted sign-on page will drive to that browser."""
@@ -187,8 +181,9 @@ async def authorize(
         if environment is None:
             raise not_found()
         app = await _application(conn, environment_id, params.get("client_id"))
-        # The region goes with the request to the ID token (``p1.region``).
-        request = {**_request(app, params), "region": environment.region}
+        # The region goes with the request to the ID token (``p1.region``); the application's
+        # name to every rendering of the flow (``_embedded.application``).
+        request = {**_request(app, params), "region": environment.region, "app_name": app.name}
         now = now_ms()
         session = await _signed_on(conn, environment_id, request, session_token, now)
         if session is None and request["prompt"] == "none":
@@ -211,7 +206,7 @@ async def authorize(
                 "updated_at": now,
             },
         )
-        return Authorized(flow, app)
+        return flow
 
 
 async def _flow(conn: Connection, environment_id: str, flow_id: str) -> Any:

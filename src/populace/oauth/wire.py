@@ -190,7 +190,7 @@ NEXT_ACTIONS = {
 }
 
 
-def flow_json(auth_base: str, flow: Any, application_name: str) -> Flow:
+def flow_json(auth_base: str, flow: Any) -> Flow:
     """``auth_base`` is ``{base}/{envID}``, where the flows and ``/as`` live."""
     url = f"{auth_base}/flows/{flow.id}"
     links = {"self": Link(url)}
@@ -205,5 +205,5 @@ def flow_json(auth_base: str, flow: Any, application_name: str) -> Flow:
         resume_url=f"{auth_base}/as/resume?flowId={flow.id}",
         created_at=iso_ms(flow.created_at),
         expires_at=iso_ms(flow.expires_at),
-        embedded=FlowEmbedded(NamedRef(application_name)),
+        embedded=FlowEmbedded(NamedRef(flow.request.get("app_name", ""))),
     )
