@@ -99,8 +99,8 @@ _POLICY = Prepared(
 )
 _policy_row = ByKey(password_policies).get
 get_theme = ByKey(themes).get
-_DEFAULT_POLICY = select(password_policies).where(
-    pp.environment_id == bindparam("environment_id"), pp.is_default
+_DEFAULT_POLICY = Prepared(
+    select(password_policies).where(pp.environment_id == bindparam("environment_id"), pp.is_default)
 )
 _DEFAULT_THEME = Prepared(
     select(themes.c.id).where(
@@ -120,11 +120,11 @@ async def policy_in_force(conn: Connection, environment_id: str, policy_id: str 
         policy = await _policy_row(conn, environment_id, policy_id)
         if policy is not None:
             return policy
-    return (await conn.execute(_DEFAULT_POLICY, {"environment_id": environment_id})).first()
+    return await _DEFAULT_POLICY.first(conn, environment_id=environment_id)
 
 
 async def default_policy_id(conn: Connection, environment_id: str) -> str | None:
-    row = (await conn.execute(_DEFAULT_POLICY, {"environment_id": environment_id})).first()
+    row = await _DEFAULT_POLICY.first(conn, environment_id=environment_id)
     return None if row is None else str(row.id)
 
 

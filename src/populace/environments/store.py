@@ -65,9 +65,15 @@ def _one(organization_id: str, environment_id: str) -> Any:
     return (e.organization_id == organization_id) & (e.id == environment_id)
 
 
+_GET = Prepared(
+    select(environments).where(
+        e.organization_id == bindparam("organization_id"), e.id == bindparam("environment_id")
+    )
+)
+
+
 async def get(conn: Connection, organization_id: str, environment_id: str) -> Row[Any] | None:
-    query = select(environments).where(_one(organization_id, environment_id))
-    return (await conn.execute(query)).first()
+    return await _GET.first(conn, organization_id=organization_id, environment_id=environment_id)
 
 
 async def name_taken(

@@ -248,13 +248,14 @@ async def _advance_in(
     COMPLETED with a new session (unless a parallel step completed it first). None: the
     flow ended meanwhile."""
     now = now_ms()
-    values: dict[str, Any] = {"user_id": user_id, "expires_at": now + FLOW_MS, "updated_at": now}
     current = await store.flow(conn, environment_id, flow.id, now, for_update=True)
     if current is None or current.status == COMPLETED:
         return None if current is None else Step(current)
     if status != "OK":
-        values["status"] = status
-        return Step(await store.update_flow(conn, environment_id, flow.id, values))
+        moved = await store.move_flow(
+            conn, environment_id, flow.id, status, user_id, None, now + FLOW_MS, now
+        )
+        return Step(moved)
     token = new_secret()
     session = await store.insert_session(
         conn,
@@ -270,8 +271,10 @@ async def _advance_in(
             "updated_at": now,
         },
     )
-    values.update(status=COMPLETED, session_id=session.id)
-    return Step(await store.update_flow(conn, environment_id, flow.id, values), token)
+    completed = await store.move_flow(
+        conn, environment_id, flow.id, COMPLETED, user_id, session.id, now + FLOW_MS, now
+    )
+    return Step(completed, token)
 
 
 def _moved(step: Step | None) -> Step:
@@ -343,15 +346,12 @@ async def restart(db: Database, environment_id: str, flow_id: str) -> Any:
     """``session.reset``: the flow starts over, asking for credentials again."""
     flow = await read_flow(db, environment_id, flow_id)
     now = now_ms()
-    values = {
-        "status": USERNAME_PASSWORD_REQUIRED,
-        "user_id": None,
-        "session_id": None,
-        "expires_at": now + FLOW_MS,
-        "updated_at": now,
-    }
     async with db.write() as conn:
-        return await store.update_flow(conn, environment_id, flow.id, values) or flow
+        restarted = await store.move_flow(
+            conn, environment_id, flow.id, USERNAME_PASSWORD_REQUIRED, None, None,
+            now + FLOW_MS, now,
+        )  # fmt: skip
+        return restarted or flow
 
 
 def browser_matches(flow: Any, browser_key: str | None) -> bool:

@@ -6,23 +6,93 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
 from populace.storage.database import Connection
-from populace.storage.prepared import ByKey
+from populace.storage.prepared import ByKey, Prepared, PreparedInsert, PreparedWrite
 from populace.storage.schema import sign_on_flows, sign_on_grants, sign_on_sessions, sign_on_tokens
 
 f, s, g, t = sign_on_flows.c, sign_on_sessions.c, sign_on_grants.c, sign_on_tokens.c
 
 _flows, _sessions, _grants = ByKey(sign_on_flows), ByKey(sign_on_sessions), ByKey(sign_on_grants)
 
+# Prepared once: every step of a sign-on runs these (``storage/prepared.py`` says why).
+_SESSION_BY_TOKEN = Prepared(
+    select(sign_on_sessions).where(
+        s.environment_id == bindparam("environment_id"),
+        s.token_hash == bindparam("token_hash"),
+        s.expires_at > bindparam("now"),
+    )
+)
+_GRANT_BY_CODE = Prepared(
+    select(sign_on_grants).where(
+        g.environment_id == bindparam("environment_id"), g.code_hash == bindparam("code_hash")
+    )
+)
+_TOKEN = Prepared(
+    select(sign_on_tokens).where(
+        t.environment_id == bindparam("environment_id"), t.key == bindparam("key")
+    )
+)
 
-async def _insert(conn: Connection, table: Any, values: dict[str, Any]) -> Row[Any]:
-    return (await conn.execute(insert(table).values(values).returning(*table.c))).one()
+
+def _keyed(table: Any, *where: Any) -> Any:
+    # Parameters of UPDATE and DELETE statements cannot take a column's own name.
+    return (table.c.environment_id == bindparam("in_environment"), *where)
+
+
+_INSERT_FLOW, _INSERT_SESSION = PreparedInsert(sign_on_flows), PreparedInsert(sign_on_sessions)
+_INSERT_GRANT, _INSERT_TOKEN = PreparedInsert(sign_on_grants), PreparedInsert(sign_on_tokens)
+_MOVE_FLOW = PreparedWrite(
+    update(sign_on_flows)
+    .where(*_keyed(sign_on_flows, f.id == bindparam("flow_id")))
+    .values(
+        status=bindparam("new_status"),
+        user_id=bindparam("new_user_id"),
+        session_id=bindparam("new_session_id"),
+        expires_at=bindparam("new_expires_at"),
+        updated_at=bindparam("new_updated_at"),
+    )
+    .returning(*sign_on_flows.c)
+)
+_END_FLOW = PreparedWrite(
+    delete(sign_on_flows).where(*_keyed(sign_on_flows, f.id == bindparam("flow_id")))
+)
+_TOUCH_SESSION = PreparedWrite(
+    update(sign_on_sessions)
+    .where(*_keyed(sign_on_sessions, s.id == bindparam("session_id")))
+    .values(active_at=bindparam("new_active_at"))
+)
+_USE_CODE = PreparedWrite(
+    update(sign_on_grants)
+    .where(*_keyed(sign_on_grants, g.code_hash == bindparam("code_hash"), g.code_used.is_(False)))
+    .values(code_used=True)
+    .returning(*sign_on_grants.c)
+)
+_REVOKE_GRANT = PreparedWrite(
+    update(sign_on_grants)
+    .where(*_keyed(sign_on_grants, g.id == bindparam("grant_id")))
+    .values(revoked=True)
+)
+_USE_REFRESH_TOKEN = PreparedWrite(
+    update(sign_on_tokens)
+    .where(
+        *_keyed(
+            sign_on_tokens, t.key == bindparam("token_key"), t.kind == "refresh", t.used.is_(False)
+        )
+    )
+    .values(used=True)
+    .returning(*sign_on_tokens.c)
+)
+_REVOKE_TOKEN = PreparedWrite(
+    update(sign_on_tokens)
+    .where(*_keyed(sign_on_tokens, t.key == bindparam("token_key")))
+    .values(revoked=True)
+)
 
 
 async def insert_flow(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    return await _insert(conn, sign_on_flows, values)
+    return await _INSERT_FLOW.row(conn, values)
 
 
 async def flow(
@@ -33,18 +103,32 @@ async def flow(
     return row if row is not None and row.expires_at > now else None
 
 
-async def update_flow(
-    conn: Connection, environment_id: str, flow_id: str, values: dict[str, Any]
+async def move_flow(
+    conn: Connection,
+    environment_id: str,
+    flow_id: str,
+    status: str,
+    user_id: str | None,
+    session_id: str | None,
+    expires_at: int,
+    now: int,
 ) -> Row[Any] | None:
-    return await _flows.update(conn, environment_id, flow_id, values)
+    """A flow's next step: its status, who it signs on, in which session, until when."""
+    return await _MOVE_FLOW.first(
+        conn,
+        in_environment=environment_id,
+        flow_id=flow_id,
+        new_status=status,
+        new_user_id=user_id,
+        new_session_id=session_id,
+        new_expires_at=expires_at,
+        new_updated_at=now,
+    )
 
 
 async def end_flow(conn: Connection, environment_id: str, flow_id: str) -> bool:
     """Delete a flow; False if another request ended it first."""
-    result = await conn.execute(
-        delete(sign_on_flows).where(f.environment_id == environment_id, f.id == flow_id)
-    )
-    return result.rowcount > 0
+    return await _END_FLOW.count(conn, in_environment=environment_id, flow_id=flow_id) > 0
 
 
 PURGE_BATCH = 200
@@ -66,16 +150,15 @@ async def purge_expired(conn: Connection, environment_id: str, now: int) -> None
 
 
 async def insert_session(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    return await _insert(conn, sign_on_sessions, values)
+    return await _INSERT_SESSION.row(conn, values)
 
 
 async def session_by_token(
     conn: Connection, environment_id: str, token_hash: str, now: int
 ) -> Row[Any] | None:
-    query = select(sign_on_sessions).where(
-        s.environment_id == environment_id, s.token_hash == token_hash, s.expires_at > now
+    return await _SESSION_BY_TOKEN.first(
+        conn, environment_id=environment_id, token_hash=token_hash, now=now
     )
-    return (await conn.execute(query)).first()
 
 
 async def session(conn: Connection, environment_id: str, session_id: str, now: int) -> Any:
@@ -84,7 +167,9 @@ async def session(conn: Connection, environment_id: str, session_id: str, now: i
 
 
 async def touch_session(conn: Connection, environment_id: str, session_id: str, now: int) -> None:
-    await _sessions.update(conn, environment_id, session_id, {"active_at": now})
+    await _TOUCH_SESSION.run(
+        conn, in_environment=environment_id, session_id=session_id, new_active_at=now
+    )
 
 
 async def end_session(conn: Connection, environment_id: str, session_id: str) -> None:
@@ -112,7 +197,8 @@ async def end_sessions_of(conn: Connection, environment_id: str, user_id: str) -
 
 
 async def insert_grant(conn: Connection, values: dict[str, Any]) -> Row[Any]:
-    return await _insert(conn, sign_on_grants, values)
+    fresh = {"code_used": False, "revoked": False, **values}
+    return await _INSERT_GRANT.row(conn, fresh)
 
 
 async def grant(conn: Connection, environment_id: str, grant_id: str) -> Row[Any] | None:
@@ -121,54 +207,29 @@ async def grant(conn: Connection, environment_id: str, grant_id: str) -> Row[Any
 
 async def use_code(conn: Connection, environment_id: str, code_hash: str) -> Row[Any] | None:
     """Mark a code used, atomically: only one request can; None for every other one."""
-    statement = (
-        update(sign_on_grants)
-        .where(g.environment_id == environment_id, g.code_hash == code_hash, g.code_used.is_(False))
-        .values(code_used=True)
-        .returning(*sign_on_grants.c)
-    )
-    return (await conn.execute(statement)).first()
+    return await _USE_CODE.first(conn, in_environment=environment_id, code_hash=code_hash)
 
 
 async def grant_by_code(conn: Connection, environment_id: str, code_hash: str) -> Row[Any] | None:
-    query = select(sign_on_grants).where(
-        g.environment_id == environment_id, g.code_hash == code_hash
-    )
-    return (await conn.execute(query)).first()
+    return await _GRANT_BY_CODE.first(conn, environment_id=environment_id, code_hash=code_hash)
 
 
 async def revoke_grant(conn: Connection, environment_id: str, grant_id: str) -> None:
-    await _grants.update(conn, environment_id, grant_id, {"revoked": True})
+    await _REVOKE_GRANT.run(conn, in_environment=environment_id, grant_id=grant_id)
 
 
 async def insert_token(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(sign_on_tokens).values(values))
+    await _INSERT_TOKEN.row(conn, {"used": False, "revoked": False, **values})
 
 
 async def token(conn: Connection, environment_id: str, key: str) -> Row[Any] | None:
-    query = select(sign_on_tokens).where(t.environment_id == environment_id, t.key == key)
-    return (await conn.execute(query)).first()
+    return await _TOKEN.first(conn, environment_id=environment_id, key=key)
 
 
 async def use_refresh_token(conn: Connection, environment_id: str, key: str) -> Row[Any] | None:
     """Mark a refresh token used, atomically (rotation): None if it was used already."""
-    statement = (
-        update(sign_on_tokens)
-        .where(
-            t.environment_id == environment_id,
-            t.key == key,
-            t.kind == "refresh",
-            t.used.is_(False),
-        )
-        .values(used=True)
-        .returning(*sign_on_tokens.c)
-    )
-    return (await conn.execute(statement)).first()
+    return await _USE_REFRESH_TOKEN.first(conn, in_environment=environment_id, token_key=key)
 
 
 async def revoke_token(conn: Connection, environment_id: str, key: str) -> None:
-    await conn.execute(
-        update(sign_on_tokens)
-        .where(t.environment_id == environment_id, t.key == key)
-        .values(revoked=True)
-    )
+    await _REVOKE_TOKEN.run(conn, in_environment=environment_id, token_key=key)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, case, delete, func, insert, select, update
+from sqlalchemy import Integer, Row, bindparam, case, delete, func, insert, select, update
 
 from populace.storage.database import Connection
+from populace.storage.prepared import Prepared, PreparedWrite
 from populace.storage.schema import password_history, user_passwords
 from populace.wire import new_id
 
@@ -18,9 +19,44 @@ def _of(environment_id: str, user_id: str) -> Any:
     return (pw.environment_id == environment_id) & (pw.user_id == user_id)
 
 
+# Prepared once: every password check runs these (``storage/prepared.py`` says why). Their
+# parameters cannot take a column's own name in an UPDATE.
+_ONE = (pw.environment_id == bindparam("in_environment")) & (pw.user_id == bindparam("of_user"))
+_UNLOCKED = pw.locked_until.is_(None) | (pw.locked_until <= bindparam("now"))
+_GET = Prepared(select(user_passwords).where(_ONE))
+
+
+def _counting(limited: bool) -> PreparedWrite:
+    """One more attempt (see :func:`count_attempt`), with or without a lockout's count."""
+    counted: Any = pw.failed_checks + 1
+    if limited:
+        stale = (pw.failed_checks >= bindparam("limit")) & (
+            func.coalesce(pw.last_attempt_at, 0) < bindparam("stale_before")
+        )
+        counted = case((stale, bindparam("limit", type_=Integer)), else_=counted)
+    return PreparedWrite(
+        update(user_passwords)
+        .where(_ONE, _UNLOCKED)
+        .values(failed_checks=counted, last_attempt_at=bindparam("now"), locked_until=None)
+        .returning(*user_passwords.c)
+    )
+
+
+_COUNT, _COUNT_LIMITED = _counting(False), _counting(True)
+_CLEAR = PreparedWrite(
+    update(user_passwords)
+    .where(_ONE, _UNLOCKED, pw.hash == bindparam("checked_hash"))
+    .values(failed_checks=0)
+)
+_CLEAR_UPGRADING = PreparedWrite(
+    update(user_passwords)
+    .where(_ONE, _UNLOCKED, pw.hash == bindparam("checked_hash"))
+    .values(failed_checks=0, hash=bindparam("upgraded"))
+)
+
+
 async def get(conn: Connection, environment_id: str, user_id: str) -> Row[Any] | None:
-    query = select(user_passwords).where(_of(environment_id, user_id))
-    return (await conn.execute(query)).first()
+    return await _GET.first(conn, in_environment=environment_id, of_user=user_id)
 
 
 async def put(
@@ -104,19 +140,11 @@ async def count_attempt(
     request shares the count); None when the password is locked (or gone). A count at or past
     ``limit`` with no attempt counted for a while (the policy's count was lowered, or a
     process died mid-check) restarts at ``limit``: this attempt is checked, and locks if wrong."""
-    counted: Any = pw.failed_checks + 1
-    if limit:
-        stale = (pw.failed_checks >= limit) & (
-            func.coalesce(pw.last_attempt_at, 0) < now - STALE_ATTEMPTS_MS
-        )
-        counted = case((stale, limit), else_=counted)
-    statement = (
-        update(user_passwords)
-        .where(_of(environment_id, user_id), _unlocked(now))
-        .values(failed_checks=counted, last_attempt_at=now, locked_until=None)
-        .returning(*user_passwords.c)
-    )
-    return (await conn.execute(statement)).first()
+    one = {"in_environment": environment_id, "of_user": user_id, "now": now}
+    if not limit:
+        return await _COUNT.first(conn, **one)
+    stale_before = now - STALE_ATTEMPTS_MS
+    return await _COUNT_LIMITED.first(conn, **one, limit=limit, stale_before=stale_before)
 
 
 async def uncount_attempt(conn: Connection, environment_id: str, user_id: str) -> None:
@@ -139,11 +167,11 @@ async def clear_attempts(
 ) -> bool:
     """A match: the attempts are forgotten, and an upgraded hash replaces the one checked,
     unless the password was locked or changed meanwhile (False when locked)."""
-    await conn.execute(
-        update(user_passwords)
-        .where(_of(environment_id, user_id), _unlocked(now), pw.hash == checked_hash)
-        .values(failed_checks=0, **({"hash": upgraded} if upgraded else {}))
-    )
+    one = {"in_environment": environment_id, "of_user": user_id, "now": now}
+    if upgraded:
+        await _CLEAR_UPGRADING.run(conn, **one, checked_hash=checked_hash, upgraded=upgraded)
+    else:
+        await _CLEAR.run(conn, **one, checked_hash=checked_hash)
     row = await get(conn, environment_id, user_id)
     return row is not None and (row.locked_until is None or row.locked_until <= now)
 

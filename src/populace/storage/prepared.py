@@ -17,8 +17,9 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import UpdateBase
 
 from populace.storage.database import (
     Connection,
@@ -97,6 +98,94 @@ class Prepared:
     async def scalar(self, conn: Connection, **params: Any) -> Any:
         row = await self.first(conn, **params)
         return None if row is None else row[0]
+
+
+class _CompiledWrite:
+    def __init__(self, statement: UpdateBase, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order: list[str] = list(compiled.positiontup or [])
+        # Values go through the columns' bind processors (JSON to text, booleans to 0/1), as
+        # SQLAlchemy would send them.
+        # Values written in the statement itself (``.values(revoked=True)``) are parameters of
+        # the compiled SQL too, with their value.
+        self.fixed = {key: bind.value for key, bind in compiled.binds.items() if not bind.required}
+        binders: dict[str, Any] = dict(compiled._bind_processors)
+        self.binders: list[Callable[[Any], Any] | None] = [binders.get(n) for n in self.order]
+        returned = list(statement.exported_columns)
+        self.returns = bool(returned)
+        self.row = namedtuple("Row", [str(c.key) for c in returned])  # type: ignore[misc]
+        self.processors: list[Callable[[Any], Any] | None] = [
+            c.type._cached_result_processor(dialect, None) for c in returned
+        ]
+
+    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        values = [params[name] if name in params else self.fixed[name] for name in self.order]
+        return tuple(
+            bind(value) if bind else value for value, bind in zip(values, self.binders, strict=True)
+        )
+
+    def rows(self, raw: list[Any]) -> list[Any]:
+        return [
+            self.row(*(p(v) if p else v for p, v in zip(self.processors, values, strict=True)))
+            for values in raw
+        ]
+
+
+class PreparedWrite:
+    """An INSERT, UPDATE or DELETE (RETURNING or not) with named ``bindparam`` parameters,
+    for hot paths: compiled once; on SQLite run on the driver inside the current transaction,
+    elsewhere through SQLAlchemy (inside a transaction asyncpg must go through it, see
+    :meth:`Prepared.all`), which at least skips building the statement each time."""
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _CompiledWrite] = {}
+
+    def _for(self, dialect: Dialect) -> _CompiledWrite:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _CompiledWrite(self.statement, dialect)
+        return compiled
+
+    def _sqlite(self, sync: SyncConnection, params: dict[str, Any]) -> tuple[int, list[Any]]:
+        compiled = self._for(sync.dialect)
+        driver = sync.connection.driver_connection
+        assert driver is not None
+        cursor = driver.execute(compiled.sql, compiled.arguments(params))
+        rows = compiled.rows(cursor.fetchall()) if compiled.returns else []
+        return cursor.rowcount, rows
+
+    async def run(self, conn: Connection, **params: Any) -> tuple[int, list[Any]]:
+        """(rows changed, rows returned)."""
+        if isinstance(conn, InlineConnection | ThreadedConnection):
+            return await conn.run_sync(lambda sync: self._sqlite(sync, params))
+        result = await conn.execute(self.statement, params)
+        rows = list(result.all()) if self.statement.exported_columns else []
+        return result.rowcount, rows
+
+    async def first(self, conn: Connection, **params: Any) -> Any:
+        """The first row returned, or None."""
+        _, rows = await self.run(conn, **params)
+        return rows[0] if rows else None
+
+    async def count(self, conn: Connection, **params: Any) -> int:
+        """How many rows it changed."""
+        changed, _ = await self.run(conn, **params)
+        return changed
+
+
+class PreparedInsert(PreparedWrite):
+    """An INSERT of every column of a table, RETURNING the row as stored."""
+
+    def __init__(self, table: Table) -> None:
+        # SQLAlchemy reserves columns' own names for the parameters it makes itself.
+        values: dict[str, Any] = {c.name: bindparam(f"{c.name}_value") for c in table.c}
+        super().__init__(insert(table).values(values).returning(*table.c))
+
+    async def row(self, conn: Connection, values: dict[str, Any]) -> Any:
+        """Insert ``values`` (a value for every column); the row as stored."""
+        return await self.first(conn, **{f"{name}_value": v for name, v in values.items()})
 
 
 class ByKey:

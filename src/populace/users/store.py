@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, insert, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select
 
 from populace.filters import (
     Fields,
@@ -20,7 +20,7 @@ from populace.names import text_key
 from populace.populations import store as population_store
 from populace.storage.database import Connection
 from populace.storage.paging import PageQuery, TableRows
-from populace.storage.prepared import ByKey, insert_many
+from populace.storage.prepared import ByKey, Prepared, insert_many
 from populace.storage.schema import users
 
 u = users.c
@@ -93,12 +93,16 @@ def keyed(values: dict[str, Any]) -> dict[str, Any]:
 get = ByKey(users).get
 
 
+_BY_USERNAME = Prepared(
+    select(users).where(
+        u.environment_id == bindparam("environment_id"), u.username_key == bindparam("key")
+    )
+)
+
+
 async def by_username(conn: Connection, environment_id: str, username: str) -> Row[Any] | None:
     """The user signing in with ``username`` (compared as uniqueness compares it)."""
-    query = select(users).where(
-        u.environment_id == environment_id, u.username_key == username_key(username)
-    )
-    return (await conn.execute(query)).first()
+    return await _BY_USERNAME.first(conn, environment_id=environment_id, key=username_key(username))
 
 
 async def usernames_taken(
