@@ -385,7 +385,9 @@ async def resume(
         raise not_found()
     now = now_ms()
     async with db.write() as conn:
-        flow = await store.flow(conn, environment_id, flow_id, now, for_update=True)
+        # Taken (deleted) at once, so no parallel resume gets it too; any refusal below rolls
+        # the transaction back and the flow stays.
+        flow = await store.take_flow(conn, environment_id, flow_id, now)
         if flow is None:
             raise not_found()
         _waiting_for(flow, (COMPLETED,))
@@ -419,7 +421,6 @@ async def resume(
                 "updated_at": now,
             },
         )
-        await store.end_flow(conn, environment_id, flow.id)
         return Resumed(dict(flow.request), code)
 
 
@@ -549,9 +550,8 @@ async def _exchange(
         return _invalid_grant("The redirect_uri differs from the authorize request's.")
     if not _verifier_matches(grant.request, verifier):
         return _invalid_grant("The code_verifier does not match the code_challenge.")
-    if not await _live_session(conn, grant, now):
+    if not await store.touch_session(conn, environment_id, grant.session_id, now):
         return _invalid_grant("The session that signed the user on has ended.")
-    await store.touch_session(conn, environment_id, grant.session_id, now)
     return await _issue(conn, issuer, app, grant, now, with_id_token=True)
 
 
@@ -587,9 +587,8 @@ async def _refresh(conn: Connection, issuer: Issuer, app: Any, token: str) -> To
         return _invalid_grant("The refresh token was issued to another client.")
     if row.revoked or grant.revoked or row.expires_at <= now:
         return _invalid_grant("The refresh token has expired or was revoked.")
-    if not await _live_session(conn, grant, now):
+    if not await store.touch_session(conn, environment_id, grant.session_id, now):
         return _invalid_grant("The session that signed the user on has ended.")
-    await store.touch_session(conn, environment_id, grant.session_id, now)
     return await _issue(conn, issuer, app, grant, now, with_id_token=True)
 
 

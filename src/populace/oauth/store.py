@@ -55,17 +55,25 @@ _MOVE_FLOW = PreparedWrite(
     )
     .returning(*sign_on_flows.c)
 )
-_END_FLOW = PreparedWrite(
-    delete(sign_on_flows).where(*_keyed(sign_on_flows, f.id == bindparam("flow_id")))
+_TAKE_FLOW = PreparedWrite(
+    delete(sign_on_flows)
+    .where(*_keyed(sign_on_flows, f.id == bindparam("flow_id"), f.expires_at > bindparam("now")))
+    .returning(*sign_on_flows.c)
 )
 _TOUCH_SESSION = PreparedWrite(
     update(sign_on_sessions)
-    .where(*_keyed(sign_on_sessions, s.id == bindparam("session_id")))
+    .where(
+        *_keyed(
+            sign_on_sessions,
+            s.id == bindparam("session_id"),
+            s.expires_at > bindparam("new_active_at"),
+        )
+    )
     .values(active_at=bindparam("new_active_at"))
 )
 _USE_CODE = PreparedWrite(
     update(sign_on_grants)
-    .where(*_keyed(sign_on_grants, g.code_hash == bindparam("code_hash"), g.code_used.is_(False)))
+    .where(*_keyed(sign_on_grants, g.code_hash == bindparam("of_code"), g.code_used.is_(False)))
     .values(code_used=True)
     .returning(*sign_on_grants.c)
 )
@@ -126,9 +134,9 @@ async def move_flow(
     )
 
 
-async def end_flow(conn: Connection, environment_id: str, flow_id: str) -> bool:
-    """Delete a flow; False if another request ended it first."""
-    return await _END_FLOW.count(conn, in_environment=environment_id, flow_id=flow_id) > 0
+async def take_flow(conn: Connection, environment_id: str, flow_id: str, now: int) -> Any:
+    """Delete a flow that has not expired, and answer it (None: ended, or taken first)."""
+    return await _TAKE_FLOW.first(conn, in_environment=environment_id, flow_id=flow_id, now=now)
 
 
 PURGE_BATCH = 200
@@ -166,10 +174,12 @@ async def session(conn: Connection, environment_id: str, session_id: str, now: i
     return row if row is not None and row.expires_at > now else None
 
 
-async def touch_session(conn: Connection, environment_id: str, session_id: str, now: int) -> None:
-    await _TOUCH_SESSION.run(
+async def touch_session(conn: Connection, environment_id: str, session_id: str, now: int) -> bool:
+    """Mark a session active now; False when it has ended (nothing to touch)."""
+    touched = await _TOUCH_SESSION.count(
         conn, in_environment=environment_id, session_id=session_id, new_active_at=now
     )
+    return touched > 0
 
 
 async def end_session(conn: Connection, environment_id: str, session_id: str) -> None:
@@ -207,7 +217,7 @@ async def grant(conn: Connection, environment_id: str, grant_id: str) -> Row[Any
 
 async def use_code(conn: Connection, environment_id: str, code_hash: str) -> Row[Any] | None:
     """Mark a code used, atomically: only one request can; None for every other one."""
-    return await _USE_CODE.first(conn, in_environment=environment_id, code_hash=code_hash)
+    return await _USE_CODE.first(conn, in_environment=environment_id, of_code=code_hash)
 
 
 async def grant_by_code(conn: Connection, environment_id: str, code_hash: str) -> Row[Any] | None:

@@ -169,9 +169,13 @@ async def clear_attempts(
     unless the password was locked or changed meanwhile (False when locked)."""
     one = {"in_environment": environment_id, "of_user": user_id, "now": now}
     if upgraded:
-        await _CLEAR_UPGRADING.run(conn, **one, checked_hash=checked_hash, upgraded=upgraded)
+        changed = await _CLEAR_UPGRADING.count(
+            conn, **one, checked_hash=checked_hash, upgraded=upgraded
+        )
     else:
-        await _CLEAR.run(conn, **one, checked_hash=checked_hash)
+        changed = await _CLEAR.count(conn, **one, checked_hash=checked_hash)
+    if changed:  # it was unlocked: the statement says so
+        return True
     row = await get(conn, environment_id, user_id)
     return row is not None and (row.locked_until is None or row.locked_until <= now)
 
