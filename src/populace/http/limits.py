@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,6 +29,7 @@ from populace.errors import ApiError, request_limited
 from populace.http.responses import error_response
 from populace.services import Services
 from populace.storage.database import Database
+from populace.storage.prepared import Prepared
 from populace.storage.schema import rate_windows
 
 _CLEANUP_EVERY = 1000
@@ -42,6 +43,14 @@ class Counter(Protocol):
 
     async def peek(self, key: str, window: int) -> int:
         """The count of ``key`` in ``window``, without counting."""
+
+
+# Every token request and sign-on step peeks: prepared once (``storage/prepared.py``).
+_PEEK = Prepared(
+    select(rate_windows.c.count).where(
+        rate_windows.c.client_id == bindparam("key"), rate_windows.c.window == bindparam("window")
+    )
+)
 
 
 class DatabaseCounter:
@@ -72,11 +81,8 @@ class DatabaseCounter:
         return count
 
     async def peek(self, key: str, window: int) -> int:
-        query = select(rate_windows.c.count).where(
-            rate_windows.c.client_id == key, rate_windows.c.window == window
-        )
         async with self._db.read() as conn:
-            return int(await conn.scalar(query) or 0)
+            return int(await _PEEK.scalar(conn, key=key, window=window) or 0)
 
 
 class RedisCounter:

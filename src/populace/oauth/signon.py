@@ -248,20 +248,25 @@ async def _advance_in(
     COMPLETED with a new session (unless a parallel step completed it first). None: the
     flow ended meanwhile."""
     now = now_ms()
-    current = await store.flow(conn, environment_id, flow.id, now, for_update=True)
-    if current is None or current.status == COMPLETED:
+    completing = status == "OK"
+    session_id = new_id() if completing else None
+    # One statement decides, under the row's lock: a flow a parallel step completed (or that
+    # ended) is not moved again.
+    step = store.FlowStep(
+        COMPLETED if completing else status, user_id, session_id, now + FLOW_MS, now
+    )
+    moved = await store.advance_flow(conn, environment_id, flow.id, step)
+    if moved is None:
+        current = await store.flow(conn, environment_id, flow.id, now)
         return None if current is None else Step(current)
-    if status != "OK":
-        moved = await store.move_flow(
-            conn, environment_id, flow.id, status, user_id, None, now + FLOW_MS, now
-        )
+    if session_id is None:
         return Step(moved)
     token = new_secret()
-    session = await store.insert_session(
+    await store.insert_session(
         conn,
         {
             "environment_id": environment_id,
-            "id": new_id(),
+            "id": session_id,
             "user_id": user_id,
             "token_hash": digest(token),
             "authenticated_at": now,
@@ -271,10 +276,7 @@ async def _advance_in(
             "updated_at": now,
         },
     )
-    completed = await store.move_flow(
-        conn, environment_id, flow.id, COMPLETED, user_id, session.id, now + FLOW_MS, now
-    )
-    return Step(completed, token)
+    return Step(moved, token)
 
 
 def _moved(step: Step | None) -> Step:
@@ -347,10 +349,8 @@ async def restart(db: Database, environment_id: str, flow_id: str) -> Any:
     flow = await read_flow(db, environment_id, flow_id)
     now = now_ms()
     async with db.write() as conn:
-        restarted = await store.move_flow(
-            conn, environment_id, flow.id, USERNAME_PASSWORD_REQUIRED, None, None,
-            now + FLOW_MS, now,
-        )  # fmt: skip
+        step = store.FlowStep(USERNAME_PASSWORD_REQUIRED, None, None, now + FLOW_MS, now)
+        restarted = await store.move_flow(conn, environment_id, flow.id, step)
         return restarted or flow
 
 

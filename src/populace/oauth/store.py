@@ -4,6 +4,7 @@ handed out (session cookies, codes, refresh tokens) are looked up by their SHA-2
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, select, update
@@ -43,16 +44,31 @@ def _keyed(table: Any, *where: Any) -> Any:
 
 _INSERT_FLOW, _INSERT_SESSION = PreparedInsert(sign_on_flows), PreparedInsert(sign_on_sessions)
 _INSERT_GRANT, _INSERT_TOKEN = PreparedInsert(sign_on_grants), PreparedInsert(sign_on_tokens)
+_FLOW_STEP: dict[str, Any] = {
+    "status": bindparam("new_status"),
+    "user_id": bindparam("new_user_id"),
+    "session_id": bindparam("new_session_id"),
+    "expires_at": bindparam("new_expires_at"),
+    "updated_at": bindparam("new_updated_at"),
+}
+_THE_FLOW = f.id == bindparam("flow_id")
 _MOVE_FLOW = PreparedWrite(
     update(sign_on_flows)
-    .where(*_keyed(sign_on_flows, f.id == bindparam("flow_id")))
-    .values(
-        status=bindparam("new_status"),
-        user_id=bindparam("new_user_id"),
-        session_id=bindparam("new_session_id"),
-        expires_at=bindparam("new_expires_at"),
-        updated_at=bindparam("new_updated_at"),
+    .where(*_keyed(sign_on_flows, _THE_FLOW))
+    .values(_FLOW_STEP)
+    .returning(*sign_on_flows.c)
+)
+_ADVANCE_FLOW = PreparedWrite(
+    update(sign_on_flows)
+    .where(
+        *_keyed(
+            sign_on_flows,
+            _THE_FLOW,
+            f.status != "COMPLETED",
+            f.expires_at > bindparam("new_updated_at"),
+        )
     )
+    .values(_FLOW_STEP)
     .returning(*sign_on_flows.c)
 )
 _TAKE_FLOW = PreparedWrite(
@@ -111,27 +127,39 @@ async def flow(
     return row if row is not None and row.expires_at > now else None
 
 
-async def move_flow(
-    conn: Connection,
-    environment_id: str,
-    flow_id: str,
-    status: str,
-    user_id: str | None,
-    session_id: str | None,
-    expires_at: int,
-    now: int,
+@dataclass(frozen=True, slots=True)
+class FlowStep:
+    """Where a step moves a flow: its status, who it signs on, in which session, until when."""
+
+    status: str
+    user_id: str | None
+    session_id: str | None
+    expires_at: int
+    now: int
+
+    def parameters(self, environment_id: str, flow_id: str) -> dict[str, Any]:
+        return {
+            "in_environment": environment_id,
+            "flow_id": flow_id,
+            "new_status": self.status,
+            "new_user_id": self.user_id,
+            "new_session_id": self.session_id,
+            "new_expires_at": self.expires_at,
+            "new_updated_at": self.now,
+        }
+
+
+async def advance_flow(
+    conn: Connection, environment_id: str, flow_id: str, step: FlowStep
 ) -> Row[Any] | None:
-    """A flow's next step: its status, who it signs on, in which session, until when."""
-    return await _MOVE_FLOW.first(
-        conn,
-        in_environment=environment_id,
-        flow_id=flow_id,
-        new_status=status,
-        new_user_id=user_id,
-        new_session_id=session_id,
-        new_expires_at=expires_at,
-        new_updated_at=now,
-    )
+    """Move a flow that is neither completed nor ended (None otherwise)."""
+    return await _ADVANCE_FLOW.first(conn, **step.parameters(environment_id, flow_id))
+
+
+async def move_flow(
+    conn: Connection, environment_id: str, flow_id: str, step: FlowStep
+) -> Row[Any] | None:
+    return await _MOVE_FLOW.first(conn, **step.parameters(environment_id, flow_id))
 
 
 async def take_flow(conn: Connection, environment_id: str, flow_id: str, now: int) -> Any:
