@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 
 from populace.names import text_key
 from populace.populations.store import count_using_policy
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import ByKey, Prepared
-from populace.storage.schema import password_policies, themes
+from populace.storage.schema import password_policies, populations, themes
 from populace.wire import new_id
 
 _EVERY_CLASS = {
@@ -112,6 +112,33 @@ _DEFAULT_THEME = Prepared(
 async def get_policy(conn: Connection, environment_id: str, policy_id: str) -> Any:
     """A policy as a client reads it, with its ``population_count``."""
     return await _POLICY.first(conn, environment_id=environment_id, row_id=policy_id)
+
+
+_POPULATION_POLICY_ID = (
+    select(populations.c.password_policy_id)
+    .where(
+        populations.c.environment_id == bindparam("environment_id"),
+        populations.c.id == bindparam("population_id"),
+    )
+    .scalar_subquery()
+)
+# The population's policy when it names one, else the environment's default: one statement.
+_POLICY_OF_POPULATION = Prepared(
+    select(password_policies)
+    .where(
+        pp.environment_id == bindparam("environment_id"),
+        (pp.id == _POPULATION_POLICY_ID) | pp.is_default,
+    )
+    .order_by(case((pp.id == _POPULATION_POLICY_ID, 0), else_=1))
+    .limit(1)
+)
+
+
+async def policy_of_population(conn: Connection, environment_id: str, population_id: str) -> Any:
+    """The password policy in force for a population's users (see :func:`policy_in_force`)."""
+    return await _POLICY_OF_POPULATION.first(
+        conn, environment_id=environment_id, population_id=population_id
+    )
 
 
 async def policy_in_force(conn: Connection, environment_id: str, policy_id: str | None) -> Any:

@@ -22,7 +22,6 @@ from populace.errors import ApiError, invalid_data, request_limited
 from populace.outbox import store as outbox
 from populace.passwords import hashing, policy, store
 from populace.passwords.hashing import Hasher, UnsupportedHash
-from populace.populations import store as population_store
 from populace.storage.database import Connection, Database
 from populace.users import rules as user_rules
 from populace.wire import now_ms
@@ -72,12 +71,10 @@ async def read_state(conn: Connection, access: Access, user_id: str) -> Password
 
 
 async def _state(conn: Connection, environment_id: str, user: Any) -> PasswordState:
-    population = await population_store.get(conn, environment_id, user.population_id)
-    policy_id = None if population is None else population.password_policy_id
     return PasswordState(
         user,
         await store.get(conn, environment_id, user.id),
-        await configuration_store.policy_in_force(conn, environment_id, policy_id),
+        await configuration_store.policy_of_population(conn, environment_id, user.population_id),
         now_ms(),
     )
 

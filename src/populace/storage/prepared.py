@@ -34,6 +34,9 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.order: list[str] = list(compiled.positiontup or [])
+        # Values written in the statement itself (a LIMIT, a CASE's results) are parameters of
+        # the compiled SQL too, with their value.
+        self.fixed = {key: bind.value for key, bind in compiled.binds.items() if not bind.required}
         names = [str(column.key) for column in statement.selected_columns]
         self.row = namedtuple("Row", names)  # type: ignore[misc]
         self.processors: list[Callable[[Any], Any] | None] = [
@@ -41,6 +44,9 @@ class _Compiled:
             for column in statement.selected_columns
         ]
         self.plain = not any(self.processors)
+
+    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[n] if n in params else self.fixed[n] for n in self.order)
 
     def rows(self, raw: list[Any]) -> list[Any]:
         if self.plain:
@@ -68,8 +74,7 @@ class Prepared:
         compiled = self._for(sync.dialect)
         driver = sync.connection.driver_connection
         assert driver is not None
-        args = tuple(params[name] for name in compiled.order)
-        return compiled.rows(driver.execute(compiled.sql, args).fetchall())
+        return compiled.rows(driver.execute(compiled.sql, compiled.arguments(params)).fetchall())
 
     async def all(self, conn: Connection, **params: Any) -> list[Any]:
         if isinstance(conn, InlineConnection | ThreadedConnection):
@@ -82,9 +87,7 @@ class Prepared:
         raw = await conn.get_raw_connection()  # type: ignore[attr-defined]
         compiled = self._for(conn.dialect)  # type: ignore[attr-defined]
         try:
-            records = await raw.driver_connection.fetch(
-                compiled.sql, *(params[name] for name in compiled.order)
-            )
+            records = await raw.driver_connection.fetch(compiled.sql, *compiled.arguments(params))
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
             # SQLAlchemy never saw this error: drop the connection from the pool ourselves.
             await conn.invalidate()  # type: ignore[attr-defined]
