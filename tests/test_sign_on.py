@@ -142,6 +142,32 @@ async def code_for(client: httpx.AsyncClient, s: Signer, **extra: str) -> str:
     return str(resumed.json()["authorizeResponse"]["code"])
 
 
+@dataclass
+class SignedOn:
+    """A user signed on in a browser (its ST cookie) and the code resume gave."""
+
+    signer: Signer
+    session: str
+    code: str
+
+
+async def signed_on(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient, environment_id: str, **app: Any
+) -> SignedOn:
+    """A new user signed on through a new Web app (``app``: its fields)."""
+    user = await new_user(admin, environment_id)
+    s = Signer(environment_id, user, await web_app(admin, environment_id, **app))
+    flow = await start_flow(client, s)
+    session = (await check(client, s, flow["id"])).cookies["ST"]
+    resumed = await client.get(
+        f"/{environment_id}/as/resume",
+        params={"flowId": flow["id"]},
+        headers={"Cookie": f"ST={session}"},
+    )
+    assert resumed.status_code == 200, resumed.text
+    return SignedOn(s, session, resumed.json()["authorizeResponse"]["code"])
+
+
 async def exchange(client: httpx.AsyncClient, s: Signer, code: str, **extra: str) -> httpx.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, **extra}
     return await client.post(
@@ -420,18 +446,11 @@ async def test_user_tokens_open_nothing_in_the_management_api(client, signer) ->
 
 async def test_signoff_ends_the_session(client, admin, environment) -> None:
     environment_id = environment["id"]
-    user = await new_user(admin, environment_id)
-    app = await web_app(admin, environment_id, postLogoutRedirectUris=["http://localhost:3000/bye"])
-    s = Signer(environment_id, user, app)
-    flow = await start_flow(client, s)
-    checked = await check(client, s, flow["id"])
-    session = checked.cookies["ST"]
-    resumed = await client.get(
-        f"/{environment_id}/as/resume",
-        params={"flowId": flow["id"]},
-        headers={"Cookie": f"ST={session}"},
+    done = await signed_on(
+        client, admin, environment_id, postLogoutRedirectUris=["http://localhost:3000/bye"]
     )
-    tokens = (await exchange(client, s, resumed.json()["authorizeResponse"]["code"])).json()
+    s, session, app = done.signer, done.session, done.signer.app
+    tokens = (await exchange(client, s, done.code)).json()
     # With the session, a new authorize completes at once.
     again = await client.get(
         f"/{environment_id}/as/authorize",
@@ -695,18 +714,11 @@ async def test_handed_out_secrets_are_stored_only_as_digests(
 ):
     """The ST cookie, the code and the refresh token are nowhere in the database as sent."""
     environment_id = environment["id"]
-    user = await new_user(admin, environment_id)
-    app = await web_app(admin, environment_id, grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"])
-    s = Signer(environment_id, user, app)
-    flow = await start_flow(client, s)
-    session = (await check(client, s, flow["id"])).cookies["ST"]
-    resumed = await client.get(
-        f"/{environment_id}/as/resume",
-        params={"flowId": flow["id"]},
-        headers={"Cookie": f"ST={session}"},
+    done = await signed_on(
+        client, admin, environment_id, grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"]
     )
-    code = resumed.json()["authorizeResponse"]["code"]
-    refresh_token = (await exchange(client, s, code)).json()["refresh_token"]
+    session, code = done.session, done.code
+    refresh_token = (await exchange(client, done.signer, code)).json()["refresh_token"]
     async with deployment.services.db.read() as conn:
         stored = [
             repr(row)
@@ -726,18 +738,11 @@ async def test_handed_out_secrets_are_stored_only_as_digests(
 
 async def test_disabling_a_user_ends_its_sessions_and_tokens(client, admin, environment):
     environment_id = environment["id"]
-    user = await new_user(admin, environment_id)
-    app = await web_app(admin, environment_id, grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"])
-    s = Signer(environment_id, user, app)
-    flow = await start_flow(client, s)
-    session = (await check(client, s, flow["id"])).cookies["ST"]
-    resumed = await client.get(
-        f"/{environment_id}/as/resume",
-        params={"flowId": flow["id"]},
-        headers={"Cookie": f"ST={session}"},
+    done = await signed_on(
+        client, admin, environment_id, grantTypes=["AUTHORIZATION_CODE", "REFRESH_TOKEN"]
     )
-    code = resumed.json()["authorizeResponse"]["code"]
-    tokens = (await exchange(client, s, code)).json()
+    s, session, app, user = done.signer, done.session, done.signer.app, done.signer.user
+    tokens = (await exchange(client, s, done.code)).json()
     disabled = await admin.put(
         f"/v1/environments/{environment_id}/users/{user['id']}/enabled", json={"enabled": False}
     )
