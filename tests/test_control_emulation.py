@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pytest_asyncio
 
+from populace.emulation import OWN_CHANGE_SECONDS, Emulation, FaultRule
 from tests.support import assert_error, bearer, unique
 from tests.test_control import Emulator, _emulator, populate
 from tests.test_sign_on import Signer, check, code_for, exchange, new_user, start_flow
@@ -217,3 +218,16 @@ async def test_a_sign_on_runs_with_the_moved_clock(emulator: Emulator) -> None:
             f"/{s.environment_id}/as/userinfo", headers=bearer(tokens["access_token"])
         )
         assert info.status_code == 200, info.text
+
+
+def test_a_refresh_never_undoes_a_change_of_this_process() -> None:
+    """A process changes its copy before its transaction commits: a refresh that may have read
+    the database before that commit leaves the change alone; a later one applies the database."""
+    emulation = Emulation()
+    rule = FaultRule("r", "*", "/v1/*", 500, None, None, None)
+    emulation.own_change(faults=(rule,), clock_offset_ms=60_000)
+    emulation.refreshed(time.monotonic(), 0, ())  # read around the change: stale
+    assert emulation.faults == (rule,) and emulation.clock_offset_ms == 60_000
+    later = time.monotonic() + OWN_CHANGE_SECONDS + 0.1  # a refresh begun after it settled
+    emulation.refreshed(later, 0, ())
+    assert emulation.faults == () and emulation.clock_offset_ms == 0

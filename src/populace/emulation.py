@@ -19,6 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 REFRESH_SECONDS = 0.5
+# A process's own change is made before its transaction commits: for this long after it, a
+# refresh (which may have read the database before the commit) does not overwrite it.
+OWN_CHANGE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,25 @@ class Emulation:
     faults: tuple[FaultRule, ...] = ()
     # A seeded sequence of ids (``PUT /_populace/ids``): this process's, as it serves.
     ids: random.Random | None = field(default=None)
+    changed_at: float = float("-inf")  # time.monotonic() of this process's last own change
+
+    def own_change(
+        self, *, clock_offset_ms: int | None = None, faults: tuple[FaultRule, ...] | None = None
+    ) -> None:
+        """This process's own change (the control API's, in this process)."""
+        if clock_offset_ms is not None:
+            self.clock_offset_ms = clock_offset_ms
+        if faults is not None:
+            self.faults = faults
+        self.changed_at = time.monotonic()
+
+    def refreshed(
+        self, started: float, clock_offset_ms: int, faults: tuple[FaultRule, ...]
+    ) -> None:
+        """What a refresh that began at ``started`` read, unless an own change is too recent
+        for that read to have seen it committed."""
+        if self.changed_at <= started - OWN_CHANGE_SECONDS:
+            self.clock_offset_ms, self.faults = clock_offset_ms, faults
 
 
 _current: ContextVar[Emulation | None] = ContextVar("populace_emulation", default=None)

@@ -7,6 +7,7 @@ other one within ``REFRESH_SECONDS`` (:func:`refresh`)."""
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 from populace.control import store
@@ -32,8 +33,9 @@ def _rule(row: Any) -> FaultRule:
 
 async def refresh(conn: Connection, emulation: Emulation) -> None:
     """Copy the database's clock and fault rules into this process's emulation."""
-    emulation.clock_offset_ms = await settings.clock_offset_ms(conn)
-    emulation.faults = tuple(_rule(row) for row in await store.faults(conn))
+    started = time.monotonic()
+    offset = await settings.clock_offset_ms(conn)
+    emulation.refreshed(started, offset, tuple(_rule(row) for row in await store.faults(conn)))
 
 
 def _bad(target: str, message: str) -> Exception:
@@ -46,13 +48,13 @@ async def advance_clock(conn: Connection, emulation: Emulation, seconds: int) ->
     if abs(offset) > MAX_CLOCK_SECONDS * 1000:
         raise _bad("advanceSeconds", "The clock may move at most ten years from the real time.")
     await settings.set_clock_offset_ms(conn, offset)
-    emulation.clock_offset_ms = offset
+    emulation.own_change(clock_offset_ms=offset)
     return offset
 
 
 async def reset_clock(conn: Connection, emulation: Emulation) -> None:
     await settings.set_clock_offset_ms(conn, 0)
-    emulation.clock_offset_ms = 0
+    emulation.own_change(clock_offset_ms=0)
 
 
 def _checked(body: FaultRuleBody) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def _checked(body: FaultRuleBody) -> dict[str, Any]:
 
 async def add_fault(conn: Connection, emulation: Emulation, body: FaultRuleBody) -> Any:
     row = await store.insert_fault(conn, {**_checked(body), "id": new_id(), "created_at": now_ms()})
-    emulation.faults = (*emulation.faults, _rule(row))
+    emulation.own_change(faults=(*emulation.faults, _rule(row)))
     return row
 
 
@@ -99,9 +101,8 @@ async def remove_faults(conn: Connection, emulation: Emulation, fault_id: str | 
     if fault_id is not None:
         found(await store.fault(conn, fault_id))
     await store.delete_faults(conn, fault_id)
-    emulation.faults = tuple(
-        rule for rule in emulation.faults if fault_id is not None and rule.id != fault_id
-    )
+    kept = tuple(rule for rule in emulation.faults if fault_id is not None and rule.id != fault_id)
+    emulation.own_change(faults=kept)
 
 
 def seed_ids(emulation: Emulation, seed: int | None) -> None:
