@@ -83,6 +83,8 @@ def unique_columns(error: IntegrityError) -> set[str]:
 _RACES = {"40P01", "40001", "23503"}
 # Rows SQLite's ANALYZE samples per index: enough to tell a big environment from a small one.
 ANALYSIS_ROWS = 10_000
+# How long a new SQLite connection waits for another process's brief exclusive lock.
+CONNECT_WAIT_MS = 10_000
 ATTEMPTS = 4
 
 
@@ -230,6 +232,10 @@ class _SQLite:
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             # Take transaction control from the driver: BEGIN is ours to choose.
             dbapi_connection.isolation_level = None
+            # A new connection may meet another process's brief exclusive lock (it switching
+            # the file to WAL, or removing the WAL as its last connection closes): these
+            # pragmas wait for it, as no event loop can retry them here.
+            dbapi_connection.execute(f"PRAGMA busy_timeout={CONNECT_WAIT_MS}")
             for pragma in (
                 "journal_mode=WAL",
                 f"synchronous={synchronous}",
