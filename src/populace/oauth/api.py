@@ -17,7 +17,15 @@ from populace.applications import store as application_store
 from populace.auth.tokens import issue_token
 from populace.emulation import now_seconds
 from populace.environments import store as environment_store
-from populace.errors import ApiError, Detail, ErrorBody, OAuthError, OAuthErrorBody, not_found
+from populace.errors import (
+    ApiError,
+    Detail,
+    ErrorBody,
+    OAuthError,
+    OAuthErrorBody,
+    not_found,
+    unauthorized,
+)
 from populace.http.dispatch import services
 from populace.http.request import base_url
 from populace.http.responses import NO_STORE, json_response
@@ -41,8 +49,7 @@ from populace.oauth.wire import (
     TokenResponse,
     UserInfo,
 )
-from populace.users import store as user_store
-from populace.wire import UNSET, Link, is_uuid, now_ms
+from populace.wire import UNSET, Link, is_uuid
 
 router = ApiRouter("Authorization server", prefix="/{envID}/as")
 
@@ -332,8 +339,11 @@ async def resume(request: Request) -> Response:
 # --- userinfo, introspection, revocation, sign-off -----------------------------------------
 
 
-def _user_token(request: Request, environment_id: str, token: str) -> dict[str, Any] | None:
-    """The claims of a user's access token signed here for this environment, else None."""
+def _signed_here(
+    request: Request, environment_id: str, token: str, required: list[str]
+) -> dict[str, Any] | None:
+    """The claims of a JWT this deployment signed as this environment's issuer, whatever its
+    expiry (the caller judges it on the deployment's clock); None for any other token."""
     keys = services(request).keys
     try:
         key = keys.get(str(jwt.get_unverified_header(token).get("kid", "")))
@@ -344,34 +354,31 @@ def _user_token(request: Request, environment_id: str, token: str) -> dict[str, 
             key.public_key,
             algorithms=["RS256"],
             issuer=issuer(request, environment_id),
-            # Expiry on the deployment's clock (the test clock may have moved it).
             options={"verify_aud": False, "verify_exp": False, "verify_iat": False,
-                     "require": ["exp", "iat", "client_id"]},
+                     "require": required},
         )  # fmt: skip
     except jwt.PyJWTError:
         return None
+    return claims
+
+
+def _user_token(request: Request, environment_id: str, token: str) -> dict[str, Any] | None:
+    """The claims of an unexpired access token issued here for this environment, else None."""
+    claims = _signed_here(request, environment_id, token, ["exp", "iat", "client_id"])
+    if claims is None or claims.get("env") != environment_id:
+        return None
     live = isinstance(claims["exp"], int) and claims["exp"] > now_seconds()
-    return claims if live and claims.get("env") == environment_id else None
-
-
-def _invalid_token(reason: str) -> ApiError:
-    return ApiError(
-        401,
-        "ACCESS_FAILED",
-        "The request could not be completed. The access token is invalid.",
-        [Detail("INVALID_TOKEN", reason)],
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+    return claims if live else None
 
 
 async def _userinfo(request: Request) -> Response:
     environment_id = request.path_params["envID"]
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise _invalid_token("The request must carry a bearer access token.")
+        raise unauthorized("The request must carry a bearer access token.")
     claims = _user_token(request, environment_id, token.strip())
     if claims is None or "sub" not in claims or "jti" not in claims:
-        raise _invalid_token("The access token is not a user's token from this environment.")
+        raise unauthorized("The access token is not a user's token from this environment.")
     scopes = str(claims.get("scope", "")).split()
     if "openid" not in scopes:
         raise ApiError(
@@ -379,10 +386,9 @@ async def _userinfo(request: Request) -> Response:
             [Detail("INSUFFICIENT_SCOPE", "userinfo needs the openid scope.")],
         )  # fmt: skip
     async with services(request).db.read() as conn:
-        grant = await signon.live_grant(conn, environment_id, claims["jti"], now_ms())
-        user = None if grant is None else await user_store.get(conn, environment_id, claims["sub"])
+        user = await signon.token_user(conn, environment_id, claims["jti"])
     if user is None:
-        raise _invalid_token("The access token was revoked, or its user is gone.")
+        raise unauthorized("The access token was revoked, or its user is gone.")
     return json_response(UserInfo(user.id, **user_claims(user, scopes)), headers=NO_STORE)
 
 
@@ -423,11 +429,10 @@ async def introspect(request: Request) -> Response:
     await clients.authenticate(request, environment_id, form)
     claims = _user_token(request, environment_id, token) if token.count(".") == 2 else None
     svc = services(request)
-    now = now_ms()
     async with svc.db.read() as conn:
         if claims is not None:
-            live = "jti" not in claims or await signon.live_grant(
-                conn, environment_id, claims["jti"], now
+            live = "jti" not in claims or await signon.token_user(
+                conn, environment_id, claims["jti"]
             )
             if not live:
                 return json_response(Introspection(False), headers=NO_STORE)
@@ -471,23 +476,12 @@ async def revoke(request: Request) -> Response:
 
 def _hinted(request: Request, environment_id: str, hint: str) -> dict[str, Any]:
     """The claims of an ID token this environment issued (expired ones too)."""
-    keys = services(request).keys
-    try:
-        key = keys.get(str(jwt.get_unverified_header(hint).get("kid", "")))
-        if key is None:
-            raise jwt.InvalidTokenError("unknown key")
-        claims: dict[str, Any] = jwt.decode(
-            hint,
-            key.public_key,
-            algorithms=["RS256"],
-            issuer=issuer(request, environment_id),
-            options={"verify_aud": False, "verify_exp": False, "require": ["sub", "aud"]},
-        )
-    except jwt.PyJWTError:
+    claims = _signed_here(request, environment_id, hint, ["sub", "aud"])
+    if claims is None:
         raise ApiError(
             400, "INVALID_DATA", "The id_token_hint is not an ID token of this environment.",
             [Detail("INVALID_VALUE", "The id_token_hint is invalid.", "id_token_hint")],
-        ) from None  # fmt: skip
+        )  # fmt: skip
     return claims
 
 

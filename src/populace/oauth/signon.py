@@ -606,23 +606,26 @@ async def refresh(db: Database, issuer: Issuer, app: Any, token: str) -> TokenSe
 # --- what a token is worth: userinfo, introspection, revocation, sign-off ---------------------
 
 
-async def _grant_stands(conn: Connection, grant: Any) -> bool:
-    """A grant holds while it is not revoked and its application and user are enabled."""
+async def _standing_user(conn: Connection, grant: Any) -> Any:
+    """The grant's user, while the grant holds: not revoked, its application and user
+    enabled; else None."""
     if grant is None or grant.revoked:
-        return False
+        return None
     environment_id = grant.environment_id
     app = await application_store.get(conn, environment_id, grant.application_id)
+    if app is None or not app.enabled:
+        return None
     user = await user_store.get(conn, environment_id, grant.user_id)
-    return app is not None and app.enabled and user is not None and user.enabled
+    return user if user is not None and user.enabled else None
 
 
-async def live_grant(conn: Connection, environment_id: str, jti: str, now: int) -> Any:
-    """The grant behind a user's access token, while it stands and the token is not revoked."""
+async def token_user(conn: Connection, environment_id: str, jti: str) -> Any:
+    """The user a user's access token speaks for, while its grant holds and the token is not
+    revoked; else None."""
     row = await store.token(conn, environment_id, jti)
     if row is None or row.revoked or row.kind != "access":
         return None
-    grant = await store.grant(conn, environment_id, row.grant_id)
-    return grant if await _grant_stands(conn, grant) else None
+    return await _standing_user(conn, await store.grant(conn, environment_id, row.grant_id))
 
 
 async def refresh_token_state(conn: Connection, environment_id: str, token: str) -> Any:
@@ -632,7 +635,7 @@ async def refresh_token_state(conn: Connection, environment_id: str, token: str)
     if row is None or row.kind != "refresh" or row.used or row.revoked or row.expires_at <= now:
         return None
     grant = await store.grant(conn, environment_id, row.grant_id)
-    if not await _grant_stands(conn, grant) or not await _live_session(conn, grant, now):
+    if await _standing_user(conn, grant) is None or not await _live_session(conn, grant, now):
         return None
     return row, grant
 
