@@ -256,11 +256,42 @@ async def test_huge_and_nul_passwords_are_refused_before_hashing(
     assert (await state(admin, env_id, user_id))["status"] == "NO_PASSWORD"
 
 
+def _checked(answers: list[httpx.Response]) -> list[httpx.Response]:
+    """The answers whose password was checked: a match (200) or a mismatch; every other
+    answer was refused unchecked, locked or past the room the lockout leaves (429)."""
+    codes = [a.json().get("details", [{}])[0].get("code") for a in answers]
+    assert all(
+        a.status_code == 429 or code in ("PASSWORD_LOCKED_OUT", "INVALID_VALUE", None)
+        for a, code in zip(answers, codes, strict=True)
+    ), [a.text for a in answers]
+    return [a for a, code in zip(answers, codes, strict=True) if code in ("INVALID_VALUE", None)]
+
+
 async def test_parallel_guesses_cannot_outrun_the_lockout(
     admin: httpx.AsyncClient, environment: dict[str, Any]
 ) -> None:
-    """Twenty wrong guesses at once, the right one among them: every attempt is counted before
-    its hash is checked, so at most five are checked, and the password ends locked."""
+    """Twenty wrong guesses at once: every check is admitted before its hash is checked, and
+    failures and checks in flight together never pass the count, so exactly five are checked
+    and their failures lock the password."""
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    answers = await asyncio.gather(
+        *(
+            operate(admin, "POST", env_id, user_id, CHECK, {"password": f"Wrong-{i}-Guess!"})
+            for i in range(20)
+        )
+    )
+    assert len(_checked(answers)) == 5, [a.text for a in answers]
+    assert (await state(admin, env_id, user_id))["status"] == "PASSWORD_LOCKED_OUT"
+
+
+async def test_a_match_among_parallel_guesses_frees_no_room_for_more(
+    admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """The right password among nineteen wrong ones at once: its match forgets the failures
+    before it (as PingOne does), but the guesses still in flight keep their place, so at most
+    four wrong ones are checked before the match and five after it (the fifth locks)."""
     env_id = environment["id"]
     user_id = await new_user(admin, env_id)
     await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
@@ -268,15 +299,39 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(
     answers = await asyncio.gather(
         *(operate(admin, "POST", env_id, user_id, CHECK, {"password": g}) for g in guesses)
     )
-    codes = [a.json().get("details", [{}])[0].get("code") for a in answers]
-    # Refused unchecked: locked, or past the attempts the lockout allows at once (429).
-    assert all(
-        a.status_code == 429 or code in ("PASSWORD_LOCKED_OUT", "INVALID_VALUE", None)
-        for a, code in zip(answers, codes, strict=True)
-    ), [a.text for a in answers]
-    checked = [a for a, code in zip(answers, codes, strict=True) if code in ("INVALID_VALUE", None)]
-    assert len(checked) <= 5, [a.text for a in checked]
+    checked = _checked(answers)
+    matched = answers[-1].status_code == 200
+    assert len(checked) <= (4 + 1 + 5 if matched else 5), [a.text for a in checked]
     assert (await state(admin, env_id, user_id))["status"] in ("PASSWORD_LOCKED_OUT", "OK")
+
+
+async def test_checks_in_flight_keep_their_place_across_a_match(
+    deployment: Deployment, admin: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """The counting itself, step by step: five checks admitted fill the room; a match frees
+    only its own place; the failures that follow lock at the fifth."""
+    from populace.passwords import store
+
+    env_id = environment["id"]
+    user_id = await new_user(admin, env_id)
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    db, now = deployment.services.db, 1_000
+
+    async def admit() -> Any:
+        async with db.write() as conn:
+            return await store.admit_check(conn, env_id, user_id, now, 5)
+
+    admitted = [await admit() for _ in range(5)]
+    assert all(admitted) and await admit() is None
+    async with db.write() as conn:
+        assert await store.clear_attempts(conn, env_id, user_id, now, admitted[0].hash, None)
+    assert await admit() is not None and await admit() is None
+    for _ in range(5):
+        async with db.write() as conn:
+            await store.fail_check(conn, env_id, user_id, now, 5, now + 900_000)
+    async with db.read() as conn:
+        row = await store.get(conn, env_id, user_id)
+    assert row.locked_until == now + 900_000 and row.checks_in_flight == 0
 
 
 async def test_parallel_checks_of_the_right_password_never_lock_it(

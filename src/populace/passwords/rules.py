@@ -258,11 +258,12 @@ async def _verify(
     target: str,
     then: Callable[[Connection], Awaitable[T]] | None = None,
 ) -> T | None:
-    """The password must match; otherwise 400. Each attempt is counted before the hash is
-    checked, atomically (every process and every parallel request shares the count), so no
-    more attempts than the lockout allows are checked at once: one past them is answered 429
-    unchecked and uncounted, and the failure that reaches the limit locks the password. A
-    match clears the count, unless the password got locked meanwhile."""
+    """The password must match; otherwise 400. Each check is admitted before the hash is
+    checked, atomically (every process and every parallel request shares the count): failures
+    and checks in flight together never pass the lockout's count, so one past them is answered
+    429 unchecked, and the failure that reaches the count locks the password. A match forgets
+    the failures, unless the password got locked meanwhile; checks still in flight keep their
+    place, so a match never frees room for more guesses than the count."""
     environment_id, user_id = access.environment, state.user.id
     if state.stored is None:
         await hasher.check(None, password)  # as long as a real check
@@ -270,27 +271,24 @@ async def _verify(
     lockout = state.settings.get("lockout") or {}
     limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
     async with db.write() as conn:
-        attempt = await store.count_attempt(conn, environment_id, user_id, now_ms(), limit)
-        if attempt is None:  # locked (or the password went away meanwhile)
-            raise _locked(await _seconds_locked(conn, environment_id, user_id))
-    if limit and attempt.failed_checks > limit:
-        async with db.write() as conn:
-            await store.uncount_attempt(conn, environment_id, user_id)
-        raise _busy(user_id)
-    checked = await hasher.check(attempt.hash, password)
+        admitted = await store.admit_check(conn, environment_id, user_id, now_ms(), limit)
+        if admitted is None:
+            row = await store.get(conn, environment_id, user_id)
+            if row is None:  # removed meanwhile
+                raise invalid_data("INVALID_VALUE", target, "The user has no password.")
+            seconds = _seconds_locked(row)
+            raise _locked(seconds) if seconds else _busy(user_id)
+    checked = await hasher.check(admitted.hash, password)
     async with db.write() as conn:
         if checked.matches:
             if not await store.clear_attempts(
-                conn, environment_id, user_id, now_ms(), attempt.hash, checked.upgraded
+                conn, environment_id, user_id, now_ms(), admitted.hash, checked.upgraded
             ):
-                raise _locked(await _seconds_locked(conn, environment_id, user_id))
+                raise _locked(_seconds_locked(await store.get(conn, environment_id, user_id)))
             # What the match allows is written with the cleared count, in one commit.
             return None if then is None else await then(conn)
-        if limit and attempt.failed_checks == limit:
-            locked_until = now_ms() + duration * 1000
-            await store.update_state(
-                conn, environment_id, user_id, failed_checks=0, locked_until=locked_until
-            )
+        now = now_ms()
+        await store.fail_check(conn, environment_id, user_id, now, limit, now + duration * 1000)
     raise invalid_data("INVALID_VALUE", target, "The password is not correct.")
 
 
@@ -303,10 +301,10 @@ def _busy(user_id: str) -> ApiError:
     )
 
 
-async def _seconds_locked(conn: Connection, environment_id: str, user_id: str) -> int:
-    row = await store.get(conn, environment_id, user_id)
+def _seconds_locked(row: Any) -> int:
+    """How long the password stays locked (whole seconds, rounded up); 0 when it is not."""
     locked_until = None if row is None else row.locked_until
-    return max(1, -(-((locked_until or 0) - now_ms()) // 1000))
+    return max(0, -(-((locked_until or 0) - now_ms()) // 1000))
 
 
 def _locked(seconds: int) -> ApiError:
@@ -314,7 +312,7 @@ def _locked(seconds: int) -> ApiError:
         "PASSWORD_LOCKED_OUT",
         "password",
         "The password is locked after too many failed attempts.",
-        secondsUntilUnlock=seconds,
+        secondsUntilUnlock=max(1, seconds),
     )
 
 

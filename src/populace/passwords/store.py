@@ -26,33 +26,57 @@ _UNLOCKED = pw.locked_until.is_(None) | (pw.locked_until <= bindparam("now"))
 _GET = Prepared(select(user_passwords).where(_ONE))
 
 
-def _counting(limited: bool) -> PreparedWrite:
-    """One more attempt (see :func:`count_attempt`), with or without a lockout's count."""
-    counted: Any = pw.failed_checks + 1
+# Checks in flight with no attempt admitted for this long have no check behind them (a
+# process died mid-check): longer than any check takes.
+STALE_ATTEMPTS_MS = 60_000
+_STALE = func.coalesce(pw.last_attempt_at, 0) < bindparam("stale_before")
+_IN_FLIGHT = case((_STALE, 0), else_=pw.checks_in_flight)
+
+
+def _admitting(limited: bool) -> PreparedWrite:
+    """One more check admitted (see :func:`admit_check`), with or without a lockout's room."""
+    statement = update(user_passwords).where(_ONE, _UNLOCKED)
     if limited:
-        stale = (pw.failed_checks >= bindparam("limit")) & (
-            func.coalesce(pw.last_attempt_at, 0) < bindparam("stale_before")
+        # Failures past the count (the policy lowered it) leave room for one: it locks if wrong.
+        failures = case(
+            (pw.failed_checks < bindparam("limit"), pw.failed_checks),
+            else_=bindparam("last_failure", type_=Integer),
         )
-        counted = case((stale, bindparam("limit", type_=Integer)), else_=counted)
+        statement = statement.where(failures + _IN_FLIGHT < bindparam("limit"))
     return PreparedWrite(
-        update(user_passwords)
-        .where(_ONE, _UNLOCKED)
-        .values(failed_checks=counted, last_attempt_at=bindparam("now"), locked_until=None)
-        .returning(*user_passwords.c)
+        statement.values(
+            checks_in_flight=_IN_FLIGHT + 1, last_attempt_at=bindparam("now"), locked_until=None
+        ).returning(*user_passwords.c)
     )
 
 
-_COUNT, _COUNT_LIMITED = _counting(False), _counting(True)
+_ADMIT, _ADMIT_LIMITED = _admitting(False), _admitting(True)
+_DECIDED = case((pw.checks_in_flight > 0, pw.checks_in_flight - 1), else_=0)
+# A wrong check: one more failure, and the one that reaches the lockout's count locks (its
+# count starts again). A password locked meanwhile keeps the lock's count.
+_REACHES = _UNLOCKED & (pw.failed_checks + 1 >= bindparam("limit"))
+_FAIL = PreparedWrite(
+    update(user_passwords)
+    .where(_ONE)
+    .values(
+        checks_in_flight=_DECIDED,
+        failed_checks=case(
+            (_REACHES, 0), (_UNLOCKED, pw.failed_checks + 1), else_=pw.failed_checks
+        ),
+        locked_until=case((_REACHES, bindparam("lock_until")), else_=pw.locked_until),
+    )
+)
 _CLEAR = PreparedWrite(
     update(user_passwords)
     .where(_ONE, _UNLOCKED, pw.hash == bindparam("checked_hash"))
-    .values(failed_checks=0)
+    .values(failed_checks=0, checks_in_flight=_DECIDED)
 )
 _CLEAR_UPGRADING = PreparedWrite(
     update(user_passwords)
     .where(_ONE, _UNLOCKED, pw.hash == bindparam("checked_hash"))
-    .values(failed_checks=0, hash=bindparam("upgraded"))
+    .values(failed_checks=0, checks_in_flight=_DECIDED, hash=bindparam("upgraded"))
 )
+_DECIDE = PreparedWrite(update(user_passwords).where(_ONE).values(checks_in_flight=_DECIDED))
 
 
 async def get(conn: Connection, environment_id: str, user_id: str) -> Row[Any] | None:
@@ -124,36 +148,39 @@ async def update_state(
     return (await conn.execute(statement)).first()
 
 
-def _unlocked(now: int) -> Any:
-    return pw.locked_until.is_(None) | (pw.locked_until <= now)
-
-
-# Longer than any check takes: a count past the lockout's with no attempt for this long has
-# no attempt in flight behind it.
-STALE_ATTEMPTS_MS = 60_000
-
-
-async def count_attempt(
+async def admit_check(
     conn: Connection, environment_id: str, user_id: str, now: int, limit: int | None
 ) -> Row[Any] | None:
-    """One more attempt at the password, counted in one statement (every process and
-    request shares the count); None when the password is locked (or gone). A count at or past
-    ``limit`` with no attempt counted for a while (the policy's count was lowered, or a
-    process died mid-check) restarts at ``limit``: this attempt is checked, and locks if wrong."""
+    """One more check of the password admitted, in one statement (every process and request
+    shares the count): the row, or None when the password is locked, gone, or has as many
+    checks failed and in flight as the lockout's ``limit`` allows."""
     one = {"in_environment": environment_id, "of_user": user_id, "now": now}
-    if not limit:
-        return await _COUNT.first(conn, **one)
     stale_before = now - STALE_ATTEMPTS_MS
-    return await _COUNT_LIMITED.first(conn, **one, limit=limit, stale_before=stale_before)
+    if not limit:
+        return await _ADMIT.first(conn, **one, stale_before=stale_before)
+    return await _ADMIT_LIMITED.first(
+        conn, **one, stale_before=stale_before, limit=limit, last_failure=limit - 1
+    )
 
 
-async def uncount_attempt(conn: Connection, environment_id: str, user_id: str) -> None:
-    """Take back an attempt that was not checked (never below zero: a match may have cleared
-    the count meanwhile)."""
-    await conn.execute(
-        update(user_passwords)
-        .where(_of(environment_id, user_id), pw.failed_checks > 0)
-        .values(failed_checks=pw.failed_checks - 1)
+async def fail_check(
+    conn: Connection,
+    environment_id: str,
+    user_id: str,
+    now: int,
+    limit: int | None,
+    lock_until: int,
+) -> None:
+    """An admitted check was wrong: it counts as a failure, and the one that reaches ``limit``
+    locks the password until ``lock_until``."""
+    await _FAIL.count(
+        conn,
+        in_environment=environment_id,
+        of_user=user_id,
+        now=now,
+        # No lockout: a count no failure reaches.
+        limit=limit or 2**31 - 1,
+        lock_until=lock_until,
     )
 
 
@@ -165,8 +192,8 @@ async def clear_attempts(
     checked_hash: str,
     upgraded: str | None,
 ) -> bool:
-    """A match: the attempts are forgotten, and an upgraded hash replaces the one checked,
-    unless the password was locked or changed meanwhile (False when locked)."""
+    """An admitted check matched: the failures are forgotten, and an upgraded hash replaces
+    the one checked, unless the password was locked or changed meanwhile (False when locked)."""
     one = {"in_environment": environment_id, "of_user": user_id, "now": now}
     if upgraded:
         changed = await _CLEAR_UPGRADING.count(
@@ -176,6 +203,7 @@ async def clear_attempts(
         changed = await _CLEAR.count(conn, **one, checked_hash=checked_hash)
     if changed:  # it was unlocked: the statement says so
         return True
+    await _DECIDE.count(conn, in_environment=environment_id, of_user=user_id)
     row = await get(conn, environment_id, user_id)
     return row is not None and (row.locked_until is None or row.locked_until <= now)
 

@@ -358,10 +358,13 @@ user_passwords = Table(
     Column("hash", Text, nullable=False),
     Column("must_change", Boolean, nullable=False),
     Column("changed_at", BigInteger, nullable=False),
+    # Failed checks since the last match or lock, and checks admitted but not yet decided:
+    # together they never pass the lockout's count, so parallel guesses cannot outrun it.
     Column("failed_checks", Integer, nullable=False, server_default="0"),
+    Column("checks_in_flight", Integer, nullable=False, server_default="0"),
     Column("locked_until", BigInteger),
-    # When the last attempt was counted: a count left past the lockout's (a policy lowered
-    # it, a process died mid-check) is taken back to it once no attempt is in flight.
+    # When the last attempt was admitted: checks left in flight with none admitted for this
+    # long (a process died mid-check) are forgotten.
     Column("last_attempt_at", BigInteger),
     # The recovery code last sent (its SHA-256: it lives minutes, and is checked at most
     # RECOVERY_ATTEMPTS times), until when it holds, and the wrong codes tried against it.
