@@ -9,10 +9,11 @@ each other's data.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
@@ -25,7 +26,10 @@ from populace.app import build_app, start
 from populace.bootstrap import AdminCredentials
 from populace.config import Config
 from populace.services import Services
-from tests.support import Actor, bearer, fetch_token, unique
+from tests.support import Actor, bearer, browser_page, fetch_token, unique
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 BASE_URL = "http://populace.test"
 
@@ -243,3 +247,24 @@ async def make_actor(
         await c.aclose()
     for application_id in apps:
         await admin.delete(f"/v1/environments/{admin_environment}/applications/{application_id}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from Debian (``make chromium``): nothing downloads a browser."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: `make chromium` installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with browser_page(browser) as opened:
+        yield opened

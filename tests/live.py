@@ -47,6 +47,9 @@ class Live:
     url: str
     admin: httpx.Client
     environment_id: str
+    # The bootstrap Worker application (Organization Admin) and its environment.
+    admin_app: App
+    admin_environment_id: str
 
     @property
     def issuer(self) -> str:
@@ -160,7 +163,13 @@ def live_populace(folder: Path) -> Iterator[Live]:
                 server.start(folder)
             auth = ClientCredentials(server.url, environment_id, client_id, secret)
             with httpx.Client(base_url=server.url, auth=auth, timeout=TIMEOUT) as admin:
-                yield Live(server.url, admin, _environment(admin))
+                yield Live(
+                    server.url,
+                    admin,
+                    _environment(admin),
+                    App(client_id, secret),
+                    environment_id,
+                )
         finally:
             server.stop()
 

@@ -9,13 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import insert
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 # How long a ``populace serve`` process may take to answer its first request. Generous: on a
 # shared, loaded CI machine a start (interpreter, imports, migrations) can take many seconds,
@@ -211,3 +215,19 @@ async def insert_organization(conn: Any, organization_id: str, license_id: str) 
             created_at=1,
         )
     )
+
+
+# Playwright's timeouts are in milliseconds. Generous: CI machines are loaded.
+BROWSER_TIMEOUT_MS = 60_000
+
+
+@contextmanager
+def browser_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a new browser profile (no cookie of another page's), generous timeouts."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

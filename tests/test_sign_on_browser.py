@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Page, Request
 
 from populace.passwords.wire import CHECK
 from tests.live import (
@@ -38,8 +37,6 @@ from tests.live import (
     verified_id_token,
 )
 
-# Playwright's timeouts are in milliseconds. Generous: CI machines are loaded.
-BROWSER_TIMEOUT_MS = 60_000
 NEW_PASSWORD = "An0ther-Passw0rd!"
 
 
@@ -139,30 +136,6 @@ def tokens_for(
 
 
 # --- the browser --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is needed: `make chromium` installs it"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A new browser profile for each test: no cookie of another test's sign-on."""
-    context = browser.new_context()
-    context.set_default_timeout(BROWSER_TIMEOUT_MS)
-    context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")

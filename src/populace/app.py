@@ -30,6 +30,7 @@ from populace.auth.tokens import TokenVerifier
 from populace.bootstrap import AdminCredentials, bootstrap
 from populace.config import Config
 from populace.configuration.api import router as configuration_router
+from populace.console.api import routes as console_routes
 from populace.control import behaviour
 from populace.control.api import health_router
 from populace.control.api import router as control_router
@@ -169,6 +170,10 @@ class CorrelationId:
             if answered:
                 elapsed = time.perf_counter() - started
                 access.record(scope, answered["status"], elapsed, answered["id"])
+                if services is not None:
+                    access.remember(
+                        services.recent, scope, answered["status"], elapsed, answered["id"]
+                    )
 
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
@@ -237,6 +242,7 @@ def surfaces(control_api: bool = True) -> list[BaseRoute]:
         Mount(FLOWS, routes=routes(ROUTERS, FLOWS)),
         Mount(SIGN_ON_PAGE, routes=routes(ROUTERS, SIGN_ON_PAGE)),
         Mount(CONTROL_API, routes=routes(ROUTERS if control_api else [health_router], CONTROL_API)),
+        *console_routes(),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/docs", _docs, methods=["GET"]),
     ]

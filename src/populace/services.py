@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from populace.emulation import Emulation
+from populace.http.access import RECENT_REQUESTS, Served
 
 if TYPE_CHECKING:
     from populace.auth.keys import KeyRing
@@ -30,3 +32,5 @@ class Services:
     throttle: FailureThrottle | None = None
     # The test clock, fault rules and id sequence the control API sets.
     emulation: Emulation = field(default_factory=Emulation)
+    # What this process served last, newest at the end (the console's live view).
+    recent: deque[Served] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))

@@ -18,6 +18,7 @@ from populace.control.wire import (
     Health,
     Ids,
     IdsBody,
+    RecentRequests,
     SeedReport,
     Snapshot,
     SnapshotBody,
@@ -200,3 +201,11 @@ async def seed_ids(call: Call[IdsBody]) -> Ids:
 async def random_ids(call: Call[None]) -> None:
     """Random ids again."""
     behaviour.seed_ids(call.services.emulation, None)
+
+
+@router.get("/requests", P.EMULATOR_CONTROL, no_store=True)
+async def recent_requests(call: Call[None]) -> RecentRequests:
+    """The last requests this process served, newest first: method, path (never the query),
+    status, duration and Correlation-Id. Each process keeps its own."""
+    served = list(reversed(call.services.recent))
+    return RecentRequests(served, len(served))

@@ -36,7 +36,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
+
+from populace.http import inprocess
 
 Json = Any
 
@@ -103,37 +105,19 @@ class _Api:
     async def call(
         self, method: str, path: str, body: Json = None, query: dict[str, str] | None = None
     ) -> tuple[int, Json]:
-        content = b"" if body is None else json.dumps(body).encode()
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-            "root_path": "", "query_string": urlencode(query or {}).encode(),
-            "headers": [
-                (b"host", b"populace.seed"),
+        answer = await inprocess.call(
+            self.app,
+            method,
+            path,
+            host="populace.seed",
+            headers=[
                 (b"authorization", self.authorization.encode()),
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
             ],
-            "client": ("127.0.0.1", 0), "server": ("populace.seed", 80),
-        }  # fmt: skip
-        sent = False
-        answer: dict[str, Any] = {"body": b""}
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": content, "more_body": False}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                answer["body"] += message.get("body", b"")
-
-        await self.app(scope, receive, send)
-        return answer["status"], json.loads(answer["body"]) if answer["body"] else None
+            body=b"" if body is None else json.dumps(body).encode(),
+            query=urlencode(query or {}).encode(),
+        )
+        return answer.status, json.loads(answer.body) if answer.body else None
 
     async def expect(
         self, line: int, status: int, method: str, path: str, body: Json = None

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from populace.http.access import Served
 from populace.wire import UNSET, Resource, UnsetType, Urls, iso_ms
 
 
@@ -119,3 +120,10 @@ class IdsBody(msgspec.Struct):
 
 class Ids(msgspec.Struct):
     seed: int
+
+
+class RecentRequests(msgspec.Struct):
+    """The last requests this process served, newest first (the console's live view)."""
+
+    requests: list[Served]
+    count: int

@@ -11,13 +11,48 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections import deque
 from typing import Any
 
+import msgspec
 from starlette.types import Scope
 
 ACCESS = logging.getLogger("populace.access")
 CLIENT_ID = "populace.client_id"  # where the scope keeps who the caller proved to be
 _FIELDS = ("method", "path", "status", "duration_ms", "correlation_id", "client_id")
+
+
+# The console's live view: the last requests a process served (each process keeps its own).
+RECENT_REQUESTS = 200
+CONSOLE_CALLS = "/console/api"  # the console's calls of the API, remembered as the API's
+
+
+class Served(msgspec.Struct, rename="camel"):
+    """One request as the console's live view shows it: never a query, a body or a token."""
+
+    at: int  # epoch milliseconds
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    correlation_id: str
+
+
+def remember(
+    recent: deque[Served], scope: Scope, status: int, duration: float, correlation_id: str
+) -> None:
+    """Keep the request for the live view; the console's own pages and the view's own polls
+    are left out (they would crowd out what the view is for)."""
+    path: str = scope["path"]
+    if path.startswith(CONSOLE_CALLS + "/"):
+        path = path[len(CONSOLE_CALLS) :]
+    if path == "/console" or path.startswith("/console/") or path == "/_populace/requests":
+        return
+    at = int(time.time() * 1000)
+    recent.append(
+        Served(at, scope["method"], path, status, round(duration * 1000, 2), correlation_id)
+    )
 
 
 def identify(scope: Scope, client_id: str) -> None:
