@@ -435,7 +435,8 @@ async def test_userinfo_introspect_revoke(client, signer) -> None:
     ).status_code == 401
 
 
-async def test_user_tokens_open_nothing_in_the_management_api(client, signer) -> None:
+async def test_a_web_apps_user_tokens_open_nothing_in_the_management_api(client, signer) -> None:
+    """Only a Worker app's user-based grant acts with the user's roles (test_admin_users.py)."""
     s = signer
     tokens = (await exchange(client, s, await code_for(client, s))).json()
     response = await client.get(

@@ -182,7 +182,8 @@ async def _guarded(conn: Connection, access: Access, application_id: str) -> Row
     the caller, so nobody gains through an application's secret what it could not grant
     itself."""
     actor = access.actor
-    if (access.environment, application_id) == (actor.environment_id, actor.application_id):
+    own = ("application", application_id) == actor.holder()
+    if own and access.environment == actor.environment_id:
         raise _secret_refused()
     row = await read_application(conn, access, application_id)
     subject = Subject("application", application_id)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select
 
+from populace.groups.store import groups_of_user
 from populace.storage.database import Connection
 from populace.storage.paging import TableRows
 from populace.storage.prepared import Prepared
@@ -66,6 +67,17 @@ async def assignments_of_groups(
 ) -> list[Row[Any]]:
     query = select(role_assignments).where(
         r.environment_id == environment_id, r.group_id.in_(group_ids)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def assignments_held_by_user(
+    conn: Connection, environment_id: str, user_id: str
+) -> list[Row[Any]]:
+    """The user's own role assignments and those of every group it belongs to."""
+    query = select(role_assignments).where(
+        r.environment_id == environment_id,
+        (r.user_id == user_id) | r.group_id.in_(groups_of_user(environment_id, user_id)),
     )
     return list((await conn.execute(query)).all())
 

@@ -1,12 +1,18 @@
-"""Who is calling: the application named by a verified bearer token, with its role assignments."""
+"""Who is calling: the application named by a verified bearer token, with its role assignments;
+or, for a user's token from a Worker application's user-based grant, the user with theirs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import and_, bindparam, select
 
+from populace.assignments import store as assignment_store
 from populace.auth.roles import ROLES, Actor, Grant, ScopeType
 from populace.auth.tokens import Claims, TokenVerifier
-from populace.errors import unauthorized
+from populace.errors import forbidden, unauthorized
+from populace.oauth import signon
 from populace.storage.database import Connection
 from populace.storage.prepared import Prepared
 from populace.storage.schema import applications, role_assignments
@@ -23,6 +29,7 @@ def bearer_claims(authorization: str | None, verifier: TokenVerifier) -> Claims:
 _ACTOR_GRANTS = Prepared(
     select(
         applications.c.enabled,
+        applications.c.type,
         role_assignments.c.role_id,
         role_assignments.c.scope_type,
         role_assignments.c.scope_id,
@@ -52,6 +59,26 @@ async def load_actor(conn: Connection, claims: Claims) -> Actor:
     )
     if not rows or not rows[0].enabled:
         raise unauthorized("The application of the access token no longer exists or is disabled.")
+    if claims.user_id is not None:
+        return await _signed_on_user(conn, claims, rows[0].type)
+    return _actor(claims, rows)
+
+
+async def _signed_on_user(conn: Connection, claims: Claims, application_type: str) -> Actor:
+    """As PingOne: a Worker application's user-based grant acts with the user's role
+    assignments (never the application's); another application's user token is for the
+    user's own data (self-service scopes), which the management API does not serve."""
+    if application_type != "WORKER":
+        raise forbidden()
+    environment_id = claims.environment_id
+    user = await signon.token_user(conn, environment_id, str(claims.token_id))
+    if user is None:
+        raise unauthorized("The access token was revoked, or its user is gone or disabled.")
+    held = await assignment_store.assignments_held_by_user(conn, environment_id, user.id)
+    return _actor(claims, held, user_id=user.id)
+
+
+def _actor(claims: Claims, rows: Sequence[Any], user_id: str | None = None) -> Actor:
     return Actor(
         application_id=claims.client_id,
         environment_id=claims.environment_id,
@@ -66,4 +93,5 @@ async def load_actor(conn: Connection, claims: Claims) -> Actor:
             for row in rows
             if row.role_id is not None and row.role_id in ROLES
         ),
+        user_id=user_id,
     )

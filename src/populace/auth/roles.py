@@ -181,12 +181,21 @@ class Grant:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The Worker application behind a request, with its role assignments."""
+    """Who is behind a request, with the role assignments it acts with: a Worker application
+    (client credentials: the application's assignments), or a user signed on through a Worker
+    application (a user-based grant: the user's assignments, its groups' included)."""
 
     application_id: str
     environment_id: str
     organization_id: str
     grants: tuple[Grant, ...]
+    user_id: str | None = None
+
+    def holder(self) -> tuple[str, str]:
+        """(kind, id) of whoever holds the actor's roles: the user, else the application."""
+        if self.user_id is not None:
+            return "user", self.user_id
+        return "application", self.application_id
 
     def can(
         self, permission: Permission, environment_id: str | None, population_id: str | None = None

@@ -9,7 +9,7 @@ import jwt
 
 from populace.auth.keys import KeyRing
 from populace.emulation import now_seconds
-from populace.errors import forbidden, unauthorized
+from populace.errors import unauthorized
 
 # Clock skew tolerated between the processes of a deployment.
 LEEWAY_SECONDS = 5
@@ -22,6 +22,10 @@ class Claims:
     environment_id: str
     organization_id: str
     expires_at: int
+    # A user's sign-on token: the user (``sub``) and the token's id (``jti``), by which a
+    # revoked token or an ended grant is known.
+    user_id: str | None = None
+    token_id: str | None = None
 
 
 def issue_token(
@@ -107,9 +111,9 @@ def _checked_claims(payload: dict[str, Any]) -> Claims:
     """Claims of the right types, within their times (with :data:`LEEWAY_SECONDS` of skew)."""
     if not all(isinstance(payload[k], str) for k in ("client_id", "env", "org")):
         raise unauthorized("The access token is invalid.")
-    if "sub" in payload:
-        # A user's sign-on token: it speaks for the user, never for the application's roles.
-        raise forbidden()
+    user_id, token_id = payload.get("sub"), payload.get("jti")
+    if user_id is not None and not (isinstance(user_id, str) and isinstance(token_id, str)):
+        raise unauthorized("The access token is invalid.")
     times = [payload["exp"], payload["iat"], payload.get("nbf", 0)]
     if not all(_is_time(value) for value in times):
         raise unauthorized("The access token's times are not whole numbers of seconds.")
@@ -118,4 +122,6 @@ def _checked_claims(payload: dict[str, Any]) -> Claims:
         raise unauthorized("The access token has expired.")
     if payload["iat"] > now + LEEWAY_SECONDS or payload.get("nbf", 0) > now + LEEWAY_SECONDS:
         raise unauthorized("The access token was issued in the future.")
-    return Claims(payload["client_id"], payload["env"], payload["org"], payload["exp"])
+    return Claims(
+        payload["client_id"], payload["env"], payload["org"], payload["exp"], user_id, token_id
+    )

@@ -67,8 +67,8 @@ async def _checked(
 
 
 async def create_environment(conn: Connection, access: Access, values: dict[str, Any]) -> Row[Any]:
-    """Create an environment; the creating application becomes its Environment Admin and
-    Identity Data Admin, as PingOne grants a Worker app that creates an environment."""
+    """Create an environment; the creator (the application, or the user signed on through
+    it) becomes its Environment Admin and Identity Data Admin, as PingOne grants them."""
     actor = access.actor
     values = await _checked(conn, actor.organization_id, values)
     environment_id, at = new_id(), now_ms()
@@ -86,7 +86,7 @@ async def create_environment(conn: Connection, access: Access, values: dict[str,
         await assignment_store.insert_assignment(
             conn,
             actor.environment_id,
-            Subject("application", actor.application_id),
+            Subject(*actor.holder()),
             {
                 "role_id": role.id,
                 "scope_type": ScopeType.ENVIRONMENT.value,

@@ -296,11 +296,8 @@ async def leave_groups(
     await conn.execute(delete(group_memberships).where(mine))
 
 
-async def member_group_ids(
-    conn: Connection, environment_id: str, user_id: str, limit_to: frozenset[str] | None
-) -> list[Row[Any]]:
-    """Every group a user belongs to, directly, dynamically or through nesting, that the actor
-    may see (``limit_to``: a partial actor's populations): id and name, ordered by name."""
+def groups_of_user(environment_id: str, user_id: str) -> Select[Any]:
+    """The ids of every group a user belongs to, directly, dynamically or through nesting."""
     anchor = select(m.group_id.label("id")).where(
         m.environment_id == environment_id, m.user_id == user_id
     )
@@ -308,8 +305,16 @@ async def member_group_ids(
     tree = tree.union(
         select(n.parent_id).where(n.environment_id == environment_id, n.group_id == tree.c.id)
     )
+    return select(tree.c.id)
+
+
+async def member_group_ids(
+    conn: Connection, environment_id: str, user_id: str, limit_to: frozenset[str] | None
+) -> list[Row[Any]]:
+    """Every group a user belongs to, directly, dynamically or through nesting, that the actor
+    may see (``limit_to``: a partial actor's populations): id and name, ordered by name."""
     query = select(g.id, g.name).where(
-        g.environment_id == environment_id, g.id.in_(select(tree.c.id))
+        g.environment_id == environment_id, g.id.in_(groups_of_user(environment_id, user_id))
     )
     if limit_to is not None:
         query = query.where(g.population_id.in_(limit_to))

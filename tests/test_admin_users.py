@@ -1,0 +1,192 @@
+"""Administrators who are users: a Worker application's user-based grant (authorization code)
+yields a token that acts in the management API with the user's role assignments, direct and
+through groups, never the application's; revoking the token, disabling the user or removing a
+role takes effect on the next request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support import assert_error, bearer
+from tests.test_sign_on import Signer, code_for, exchange, new_user, web_app
+
+Client = httpx.AsyncClient
+
+
+async def _worker(admin: Client, environment_id: str) -> Any:
+    """A Worker app set up for the code flow (as PingOne's CLI documents it)."""
+    return await web_app(admin, environment_id, type="WORKER")
+
+
+async def _token(client: Client, s: Signer) -> str:
+    tokens = await exchange(client, s, await code_for(client, s))
+    assert tokens.status_code == 200, tokens.text
+    return str(tokens.json()["access_token"])
+
+
+async def _assign(
+    admin: Client, path: str, role_id: str, scope_type: str, scope_id: str
+) -> dict[str, Any]:
+    assigned = await admin.post(
+        f"{path}/roleAssignments",
+        json={"role": {"id": role_id}, "scope": {"type": scope_type, "id": scope_id}},
+    )
+    assert assigned.status_code == 201, assigned.text
+    return dict(assigned.json())
+
+
+async def _population(admin: Client, environment_id: str, name: str) -> str:
+    created = await admin.post(
+        f"/v1/environments/{environment_id}/populations", json={"name": name}
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_a_population_scoped_admin_user_sees_only_its_population(
+    client, admin, environment, role_ids
+) -> None:
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    mine, other = (
+        await _population(admin, environment_id, "Mine"),
+        await _population(admin, environment_id, "Other"),
+    )
+    officer = await new_user(admin, environment_id)
+    inside = await new_user(admin, environment_id, population={"id": mine})
+    outside = await new_user(admin, environment_id, population={"id": other})
+    worker = await _worker(admin, environment_id)
+    # The application's own roles count for nothing in a user's token.
+    await _assign(
+        admin,
+        f"{env}/applications/{worker.id}",
+        role_ids["Environment Admin"],
+        "ENVIRONMENT",
+        environment_id,
+    )
+    granted = await _assign(
+        admin,
+        f"{env}/users/{officer['id']}",
+        role_ids["Identity Data Admin"],
+        "POPULATION",
+        mine,
+    )
+    as_officer = bearer(await _token(client, Signer(environment_id, officer, worker)))
+
+    listed = await client.get(f"{env}/users", headers=as_officer)
+    assert listed.status_code == 200, listed.text
+    assert [u["id"] for u in listed.json()["_embedded"]["users"]] == [inside["id"]]
+    assert (await client.get(f"{env}/users/{outside['id']}", headers=as_officer)).status_code in (
+        403,
+        404,
+    )
+    refused = await client.post(f"{env}/populations", json={"name": "No"}, headers=as_officer)
+    assert_error(refused, 403, "ACCESS_FAILED")
+
+    removed = await admin.delete(f"{env}/users/{officer['id']}/roleAssignments/{granted['id']}")
+    assert removed.status_code == 204, removed.text
+    after = await client.get(f"{env}/users/{inside['id']}", headers=as_officer)
+    assert after.status_code in (403, 404)
+
+
+async def test_roles_held_through_a_group_count_until_the_membership_ends(
+    client, admin, environment, role_ids
+) -> None:
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    user = await new_user(admin, environment_id)
+    group = await admin.post(f"{env}/groups", json={"name": "Directory admins"})
+    assert group.status_code == 201, group.text
+    group_id = group.json()["id"]
+    await _assign(
+        admin, f"{env}/groups/{group_id}", role_ids["Environment Admin"], "ENVIRONMENT",
+        environment_id,
+    )  # fmt: skip
+    joined = await admin.post(f"{env}/users/{user['id']}/memberOfGroups", json={"id": group_id})
+    assert joined.status_code == 201, joined.text
+    as_user = bearer(
+        await _token(client, Signer(environment_id, user, await _worker(admin, environment_id)))
+    )
+
+    created = await client.post(f"{env}/populations", json={"name": "Made"}, headers=as_user)
+    assert created.status_code == 201, created.text
+
+    left = await admin.delete(f"{env}/users/{user['id']}/memberOfGroups/{group_id}")
+    assert left.status_code == 204, left.text
+    refused = await client.get(f"{env}/populations", headers=as_user)
+    assert_error(refused, 403, "ACCESS_FAILED")
+
+
+async def test_a_revoked_token_or_a_disabled_user_acts_no_more(
+    client, admin, environment, role_ids
+) -> None:
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    user = await new_user(admin, environment_id)
+    await _assign(
+        admin, f"{env}/users/{user['id']}", role_ids["Environment Admin"], "ENVIRONMENT",
+        environment_id,
+    )  # fmt: skip
+    s = Signer(environment_id, user, await _worker(admin, environment_id))
+    revoked, kept = await _token(client, s), await _token(client, s)
+    assert (await client.get(f"{env}/populations", headers=bearer(revoked))).status_code == 200
+
+    gone = await client.post(
+        f"/{environment_id}/as/revoke", data={"token": revoked}, auth=(s.app.id, s.app.secret)
+    )
+    assert gone.status_code == 200, gone.text
+    assert_error(
+        await client.get(f"{env}/populations", headers=bearer(revoked)),
+        401,
+        "ACCESS_FAILED",
+        "INVALID_TOKEN",
+    )
+    assert (await client.get(f"{env}/populations", headers=bearer(kept))).status_code == 200
+
+    disabled = await admin.put(f"{env}/users/{user['id']}/enabled", json={"enabled": False})
+    assert disabled.status_code == 200, disabled.text
+    assert_error(
+        await client.get(f"{env}/populations", headers=bearer(kept)),
+        401,
+        "ACCESS_FAILED",
+        "INVALID_TOKEN",
+    )
+
+
+async def test_an_environment_created_by_a_user_is_administered_by_that_user(
+    client, admin, environment, role_ids, license_id
+) -> None:
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    user = await new_user(admin, environment_id)
+    organization = (await admin.get("/v1/organizations")).json()["_embedded"]["organizations"][0]
+    await _assign(
+        admin, f"{env}/users/{user['id']}", role_ids["Organization Admin"], "ORGANIZATION",
+        organization["id"],
+    )  # fmt: skip
+    s = Signer(environment_id, user, await _worker(admin, environment_id))
+    as_user = bearer(await _token(client, s))
+
+    created = await client.post(
+        "/v1/environments",
+        json={
+            "name": "Users own",
+            "type": "SANDBOX",
+            "region": "NA",
+            "license": {"id": license_id},
+        },
+        headers=as_user,
+    )
+    assert created.status_code == 201, created.text
+    made = created.json()["id"]
+    try:
+        held = (await admin.get(f"{env}/users/{user['id']}/roleAssignments")).json()
+        scopes = {(a["role"]["id"], a["scope"]["id"]) for a in held["_embedded"]["roleAssignments"]}
+        assert (role_ids["Environment Admin"], made) in scopes
+        assert (role_ids["Identity Data Admin"], made) in scopes
+        apps = (await admin.get(f"{env}/applications/{s.app.id}/roleAssignments")).json()
+        assert apps["_embedded"]["roleAssignments"] == []
+    finally:
+        assert (await admin.delete(f"/v1/environments/{made}")).status_code == 204
