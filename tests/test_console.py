@@ -4,7 +4,9 @@ calls of the API (``console/api.py``). The pages themselves are driven in a real
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -179,3 +181,59 @@ async def test_recent_requests_show_what_was_served_without_queries_or_the_conso
     assert not any(r["path"].startswith(("/console", "/_populace/requests")) for r in served)
     # Newest first.
     assert served.index(console) < served.index(direct)
+
+
+async def _start_admin_sign_on(client: httpx.AsyncClient, environment_id: str) -> dict[str, str]:
+    client_id = str(uuid.uuid4())
+    started = await client.post(
+        "/console/session/authorize",
+        json={"environmentId": environment_id, "clientId": client_id},
+        headers=CONSOLE,
+    )
+    assert started.status_code == 200, started.text
+    url = urlsplit(started.json()["authorizeUrl"])
+    assert url.path == f"/{environment_id}/as/authorize" and not url.netloc
+    params = dict(parse_qsl(url.query))
+    assert params["client_id"] == client_id and params["response_type"] == "code"
+    return params
+
+
+async def test_an_admin_sign_on_starts_at_authorize_with_pkce_a_state_and_prompt_login(
+    client: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    params = await _start_admin_sign_on(client, environment["id"])
+    assert params["redirect_uri"] == "http://populace.test/console/callback"
+    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+    assert params["prompt"] == "login" and len(params["state"]) >= 40
+    waiting = client.cookies.get("populace_console_signon", path="/console")
+    assert waiting is not None and params["state"] in waiting
+    assert params["code_challenge"] not in waiting  # the verifier is kept, not the challenge
+    body = {"environmentId": "not-an-id", "clientId": str(uuid.uuid4())}
+    bad = await client.post("/console/session/authorize", json=body, headers=CONSOLE)
+    assert_error(bad, 400, "INVALID_DATA", "INVALID_VALUE", "environmentId")
+    assert_error(await client.post("/console/session/authorize", json=body), 403, "ACCESS_FAILED")
+
+
+async def test_a_callback_signs_nobody_in_without_its_state_and_a_good_code(
+    client: httpx.AsyncClient, environment: dict[str, Any]
+) -> None:
+    """Another browser's state, the authorize endpoint's error, a code the token endpoint
+    refuses: each goes back to the sign-in page saying why, and no session cookie is set."""
+    params = await _start_admin_sign_on(client, environment["id"])
+    state, waiting = params["state"], client.cookies.get("populace_console_signon")
+    client.cookies.clear()
+    cases = [
+        ({"code": "x", "state": "another browser's"}, "could not be matched"),
+        ({"state": state, "error": "access_denied", "error_description": "No."}, "No."),
+        ({"code": "not-a-code", "state": state}, "Client authentication failed"),
+    ]
+    for query, reason in cases:
+        answer = await client.get(
+            "/console/callback",
+            params=query,
+            headers={"Cookie": f"populace_console_signon={waiting}"},
+        )
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"].startswith("/console/#/signin?failed=")
+        assert quote(reason) in answer.headers["location"]
+        assert "populace_console=" not in answer.headers.get("set-cookie", "")

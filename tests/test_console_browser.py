@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 
-from tests.live import App, Live, live_populace
+from tests.live import PASSWORD, App, Live, live_populace
 from tests.support import browser_page, unique
 
 
@@ -30,10 +31,11 @@ def sign_in(page: Page, live: Live, app: App | None = None, environment_id: str 
     app = app or live.admin_app
     page.goto(f"{live.url}/console/")
     page.get_by_role("heading", name="Sign in to populace").wait_for()
-    page.get_by_label("Environment ID").fill(environment_id or live.admin_environment_id)
-    page.get_by_label("Client ID").fill(app.id)
-    page.get_by_label("Client secret").fill(app.secret)
-    page.get_by_label("Client secret").press("Enter")
+    form = page.get_by_role("form", name="Sign in", exact=True)
+    form.get_by_label("Environment ID").fill(environment_id or live.admin_environment_id)
+    form.get_by_label("Client ID").fill(app.id)
+    form.get_by_label("Client secret").fill(app.secret)
+    form.get_by_label("Client secret").press("Enter")
     page.get_by_role("heading", name="Populations", level=1).wait_for()
 
 
@@ -163,6 +165,90 @@ def test_a_population_scoped_admin_cannot_see_other_populations(
         assert not any(other in text for text in names), names
         page.goto(f"{live.url}/console/#/environments/{env}/populations/{made[other]['id']}")
         page.get_by_role("alert").wait_for()  # refused as the API refuses it
+
+
+def _console_sign_on_app(live: Live) -> str:
+    """A Worker app an administrator signs on to the console through (public, PKCE)."""
+    created = live.admin.post(
+        f"/v1/environments/{live.environment_id}/applications",
+        json={
+            "name": unique("console"),
+            "enabled": True,
+            "type": "WORKER",
+            "protocol": "OPENID_CONNECT",
+            "grantTypes": ["AUTHORIZATION_CODE"],
+            "responseTypes": ["CODE"],
+            "redirectUris": [f"{live.url}/console/callback"],
+            "tokenEndpointAuthMethod": "NONE",
+            "pkceEnforcement": "S256_REQUIRED",
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def test_an_admin_user_signs_in_on_the_sign_on_page_and_acts_with_its_roles(
+    browser: Browser, live: Live
+) -> None:
+    """A user holding Identity Data Admin of one population signs in through populace's hosted
+    sign-on page: the console shows that population and not the other, says who is signed in,
+    and signing out revokes the user's token."""
+    env = live.environment_id
+    mine, other = unique("mine"), unique("other")
+    made = {}
+    for name in (mine, other):
+        created = live.admin.post(f"/v1/environments/{env}/populations", json={"name": name})
+        assert created.status_code == 201, created.text
+        made[name] = created.json()["id"]
+    officer = live.user()
+    roles = live.admin.get("/v1/roles").json()["_embedded"]["roles"]
+    role = next(r["id"] for r in roles if r["name"] == "Identity Data Admin")
+    assigned = live.admin.post(
+        f"/v1/environments/{env}/users/{officer['id']}/roleAssignments",
+        json={"role": {"id": role}, "scope": {"type": "POPULATION", "id": made[mine]}},
+    )
+    assert assigned.status_code == 201, assigned.text
+    app_id = _console_sign_on_app(live)
+    with browser_page(browser) as page:
+        page.goto(f"{live.url}/console/")
+        form = page.get_by_role("form", name="Sign in as an administrator")
+        form.get_by_label("Environment ID").fill(env)
+        form.get_by_label("Client ID of that application").fill(app_id)
+        form.get_by_role("button", name="Sign in as an administrator").click()
+        page.get_by_role("heading", name="Sign on", level=1).wait_for()
+        page.get_by_label("Username", exact=True).fill(officer["username"])
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign on").click()
+        page.get_by_role("heading", name="Populations", level=1).wait_for()
+        assert page.locator("#who").get_by_text(officer["id"]).is_visible()
+        row(page, mine).wait_for()
+        names = page.get_by_role("row").all_inner_texts()
+        assert not any(other in text for text in names), names
+        token = next(c for c in page.context.cookies() if c["name"] == "populace_console")
+        headers = {"Authorization": f"Bearer {token['value']}"}
+        users = f"{live.url}/v1/environments/{env}/users"
+        assert httpx.get(users, headers=headers).status_code == 200
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("heading", name="Sign in to populace").wait_for()
+        assert httpx.get(users, headers=headers).status_code == 401
+
+
+def test_an_admin_sign_in_with_the_wrong_password_stays_out(browser: Browser, live: Live) -> None:
+    """The sign-on page refuses a wrong password as it always does; the console is not entered."""
+    officer = live.user()
+    app_id = _console_sign_on_app(live)
+    with browser_page(browser) as page:
+        page.goto(f"{live.url}/console/")
+        form = page.get_by_role("form", name="Sign in as an administrator")
+        form.get_by_label("Environment ID").fill(live.environment_id)
+        form.get_by_label("Client ID of that application").fill(app_id)
+        form.get_by_role("button", name="Sign in as an administrator").click()
+        page.get_by_role("heading", name="Sign on", level=1).wait_for()
+        page.get_by_label("Username", exact=True).fill(officer["username"])
+        page.get_by_label("Password", exact=True).fill("not-the-password")
+        page.get_by_role("button", name="Sign on").click()
+        page.get_by_role("alert").wait_for()
+        assert not any(c["name"] == "populace_console" for c in page.context.cookies())
 
 
 def test_task_one_a_worker_app_its_roles_and_what_postman_needs(

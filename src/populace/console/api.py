@@ -2,8 +2,10 @@
 package (no CDN, no build step), and the few endpoints they call.
 
 The console holds no rule of its own. Signing in is a client-credentials token request to the
-environment's token endpoint; every action after it is a call of the management API (or the
-control API) made in-process with that token, so it meets the same rules, permissions and
+environment's token endpoint, or an administrator's sign-on through populace's hosted page (the
+authorization code flow with PKCE, through a Worker application, whose token acts with the
+user's roles); every action after it is a call of the management API (or the control API) made
+in-process with that token, so it meets the same rules, permissions and
 errors as any client, and an Identity Data Admin of one population sees only that population.
 
 The token lives in an ``HttpOnly``, ``SameSite=Strict`` cookie scoped to ``/console``: never in
@@ -15,9 +17,12 @@ populace never grants, and is refused when the browser says it came from another
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
 from importlib import resources
-from urllib.parse import urlencode
+from typing import TypeVar
+from urllib.parse import quote, urlencode
 
 import msgspec
 from starlette.requests import Request
@@ -30,11 +35,16 @@ from populace.errors import ApiError, forbidden, invalid_data, not_found, unauth
 from populace.http import inprocess
 from populace.http.access import CONSOLE_CALLS
 from populace.http.dispatch import services
-from populace.http.request import header, read_body
+from populace.http.request import base_url, header, read_body
 from populace.http.responses import NO_STORE, error_response, json_response
+from populace.wire import is_uuid
 
 CONSOLE = "/console"
 COOKIE = "populace_console"
+# An administrator's sign-on under way: what the callback must find (state, PKCE verifier).
+SIGN_ON_COOKIE = "populace_console_signon"
+SIGN_ON_SECONDS = 600
+CALLBACK = CONSOLE + "/callback"
 CSRF_HEADER = b"x-populace-console"
 # What the console may call: the management API and populace's control API.
 CALLABLE = ("/v1/", "/_populace/")
@@ -52,6 +62,7 @@ PAGE_HEADERS = {
 }
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 _STATIC = resources.files("populace.console") / "static"
+T = TypeVar("T")
 
 
 class SignIn(msgspec.Struct, rename="camel"):
@@ -62,14 +73,29 @@ class SignIn(msgspec.Struct, rename="camel"):
     client_secret: str
 
 
+class AdminSignOn(msgspec.Struct, rename="camel"):
+    """The Worker application an administrator signs on through, and its environment."""
+
+    environment_id: str
+    client_id: str
+
+
+class Authorize(msgspec.Struct, rename="camel"):
+    """Where the browser goes to sign on: the environment's authorize endpoint."""
+
+    authorize_url: str
+
+
 class Session(msgspec.Struct, rename="camel"):
-    """Who the console acts as, until when, and whether the control API is there."""
+    """Who the console acts as (an application, or a user signed on through one), until
+    when, and whether the control API is there."""
 
     environment_id: str
     organization_id: str
     client_id: str
     expires_at: int  # epoch seconds
     control_api: bool
+    user_id: str | None = None
 
 
 async def page(_request: Request) -> Response:
@@ -115,6 +141,7 @@ def _session(request: Request, claims: Claims) -> Session:
         client_id=claims.client_id,
         expires_at=claims.expires_at,
         control_api=services(request).config.control_api,
+        user_id=claims.user_id,
     )
 
 
@@ -124,32 +151,33 @@ async def read_session(request: Request) -> Response:
     return json_response(_session(request, claims), headers=NO_STORE)
 
 
-async def sign_in(request: Request) -> Response:
-    """Ask the environment's token endpoint for a token, as the application would."""
-    _same_site(request)
+def _decoded(body: bytes, kind: type[T]) -> T:
     try:
-        given = msgspec.json.decode(await read_body(request), type=SignIn)
+        return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as error:
         raise invalid_data("INVALID_VALUE", None, str(error)) from None
     except msgspec.DecodeError:
         raise invalid_data("INVALID_VALUE", None, "The body must be a JSON object.") from None
-    basic = base64.b64encode(f"{given.client_id}:{given.client_secret}".encode()).decode()
-    answer = await inprocess.call(
+
+
+async def _token_call(
+    request: Request, environment_id: str, form: dict[str, str], basic: str | None = None
+) -> inprocess.Answer:
+    """The environment's token endpoint, asked in-process as the application would ask it."""
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    if basic is not None:
+        headers.append((b"authorization", f"Basic {basic}".encode()))
+    return await inprocess.call(
         request.app,
         "POST",
-        f"/{given.environment_id}/as/token",
+        f"/{environment_id}/as/token",
         host=request.headers.get("host", "populace"),
-        headers=[
-            (b"authorization", f"Basic {basic}".encode()),
-            (b"content-type", b"application/x-www-form-urlencoded"),
-        ],
-        body=urlencode({"grant_type": "client_credentials"}).encode(),
+        headers=headers,
+        body=urlencode(form).encode(),
     )
-    if answer.status != 200:
-        return _relayed(answer)
-    token: str = json.loads(answer.body)["access_token"]
-    claims = services(request).verifier.verify(token)
-    response = json_response(_session(request, claims), headers=NO_STORE)
+
+
+def _signed_in(request: Request, response: Response, token: str, claims: Claims) -> Response:
     response.set_cookie(
         COOKIE,
         token,
@@ -162,8 +190,119 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-async def sign_out(request: Request) -> Response:
+async def sign_in(request: Request) -> Response:
+    """Ask the environment's token endpoint for a token, as the application would."""
     _same_site(request)
+    given = _decoded(await read_body(request), SignIn)
+    basic = base64.b64encode(f"{given.client_id}:{given.client_secret}".encode()).decode()
+    answer = await _token_call(
+        request, given.environment_id, {"grant_type": "client_credentials"}, basic
+    )
+    if answer.status != 200:
+        return _relayed(answer)
+    token: str = json.loads(answer.body)["access_token"]
+    claims = services(request).verifier.verify(token)
+    response = json_response(_session(request, claims), headers=NO_STORE)
+    return _signed_in(request, response, token, claims)
+
+
+def _callback_url(request: Request) -> str:
+    return base_url(request) + CALLBACK
+
+
+async def start_admin_sign_on(request: Request) -> Response:
+    """Where an administrator's browser goes to sign on: the environment's authorize endpoint
+    (code flow, PKCE S256, a state, ``prompt=login`` so that a session left in the browser
+    never signs the console in unasked). The state and the verifier wait in an ``HttpOnly``
+    cookie for the callback."""
+    _same_site(request)
+    given = _decoded(await read_body(request), AdminSignOn)
+    for name, value in (("environmentId", given.environment_id), ("clientId", given.client_id)):
+        if not is_uuid(value):
+            raise invalid_data("INVALID_VALUE", name, f"'{name}' must be an ID.")
+    state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": given.client_id,
+            "redirect_uri": _callback_url(request),
+            "scope": "openid",
+            "state": state,
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            "prompt": "login",
+        }
+    )
+    url = f"/{given.environment_id}/as/authorize?{query}"
+    response = json_response(Authorize(url), headers=NO_STORE)
+    response.set_cookie(
+        SIGN_ON_COOKIE,
+        ":".join((given.environment_id, given.client_id, state, verifier)),
+        max_age=SIGN_ON_SECONDS,
+        path=CONSOLE,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def _back_to_sign_in(reason: str) -> Response:
+    """To the console's sign-in page, which shows why (a message, never a token)."""
+    response = RedirectResponse(f"{CONSOLE}/#/signin?failed={quote(reason)}", status_code=303)
+    response.delete_cookie(SIGN_ON_COOKIE, path=CONSOLE, httponly=True, samesite="strict")
+    return response
+
+
+async def admin_callback(request: Request) -> Response:
+    """The authorize endpoint's answer: the code, exchanged for the user's token (a public
+    client with the PKCE verifier), or the error, shown on the sign-in page."""
+    params = request.query_params
+    environment_id, _, rest = request.cookies.get(SIGN_ON_COOKIE, "").partition(":")
+    client_id, _, rest = rest.partition(":")
+    state, _, verifier = rest.partition(":")
+    if not (state and verifier) or not secrets.compare_digest(params.get("state", ""), state):
+        return _back_to_sign_in("The sign-in could not be matched to this browser; start again.")
+    if "error" in params:
+        return _back_to_sign_in(params.get("error_description") or params["error"])
+    form = {
+        "grant_type": "authorization_code",
+        "code": params.get("code", ""),
+        "redirect_uri": _callback_url(request),
+        "code_verifier": verifier,
+        "client_id": client_id,
+    }
+    answer = await _token_call(request, environment_id, form)
+    if answer.status != 200:
+        refused = json.loads(answer.body)
+        return _back_to_sign_in(refused.get("error_description") or refused.get("error", ""))
+    token: str = json.loads(answer.body)["access_token"]
+    claims = services(request).verifier.verify(token)
+    response = RedirectResponse(f"{CONSOLE}/", status_code=303)
+    response.delete_cookie(SIGN_ON_COOKIE, path=CONSOLE, httponly=True, samesite="strict")
+    return _signed_in(request, response, token, claims)
+
+
+async def sign_out(request: Request) -> Response:
+    """Forget the cookie; a user's token is revoked as well (the console's sign-on app is a
+    public client, so its id is all the revocation needs), so it works nowhere after."""
+    _same_site(request)
+    token = request.cookies.get(COOKIE)
+    if token:
+        try:
+            claims = services(request).verifier.verify(token)
+        except ApiError:
+            claims = None
+        if claims is not None and claims.user_id is not None:
+            await inprocess.call(
+                request.app,
+                "POST",
+                f"/{claims.environment_id}/as/revoke",
+                host=request.headers.get("host", "populace"),
+                headers=[(b"content-type", b"application/x-www-form-urlencoded")],
+                body=urlencode({"token": token, "client_id": claims.client_id}).encode(),
+            )
     response = Response(status_code=204, headers=NO_STORE)
     response.delete_cookie(COOKIE, path=CONSOLE, httponly=True, samesite="strict")
     return response
@@ -211,5 +350,7 @@ def routes() -> list[BaseRoute]:
         Route(CONSOLE + "/session", read_session, methods=["GET"]),
         Route(CONSOLE + "/session", sign_in, methods=["POST"]),
         Route(CONSOLE + "/session", sign_out, methods=["DELETE"]),
+        Route(CONSOLE + "/session/authorize", start_admin_sign_on, methods=["POST"]),
+        Route(CALLBACK, admin_callback, methods=["GET"]),
         Route(CONSOLE_CALLS + "/{path:path}", call_api, methods=methods),
     ]

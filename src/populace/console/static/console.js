@@ -180,7 +180,9 @@ function drawHeader(route) {
     h("li", {}, h("a", { href, "aria-current": route === href ||
       (href !== "#/environments" && route.startsWith(`${href}/`)) ? "page" : null }, text)))));
   who.replaceChildren(
-    h("span", {}, "Signed in as ", h("code", {}, session.clientId)),
+    h("span", {}, "Signed in as ",
+      session.userId ? ["user ", h("code", {}, session.userId), " through "] : null,
+      h("code", {}, session.clientId)),
     h("button", { type: "button", class: "secondary", onclick: signOut }, "Sign out"));
 }
 
@@ -238,9 +240,13 @@ async function showFirst(list, show, path) {
 
 // --- sign in and out ---------------------------------------------------------------------------
 
-function signInPage() {
+function signInPage(query) {
+  const failed = query.get("failed");
+  const callback = `${location.origin}/console/callback`;
   return [h("div", { class: "signin" },
     h("h1", { tabindex: "-1" }, "Sign in to populace"),
+    failed ? h("div", { class: "error", role: "alert" }, h("strong", {}, "Sign-in failed. "), failed)
+      : null,
     h("p", {}, "Use a Worker application's credentials: the console acts with its roles."),
     form("", [
       { name: "environmentId", label: "Environment ID", required: true },
@@ -249,7 +255,18 @@ function signInPage() {
     ], "Sign in", async (values) => {
       session = await call("POST", "/console/session", values);
       location.hash = `#/environments/${session.environmentId}/populations`;
-    }, { "aria-label": "Sign in" }))];
+    }, { "aria-label": "Sign in" }),
+    h("p", {}, "Or sign in as an administrator, a user, on populace's sign-on page: the console " +
+      "acts with your roles. It signs on through a Worker application with the " +
+      "AUTHORIZATION_CODE grant, tokenEndpointAuthMethod NONE and the redirect URI ",
+      h("code", {}, callback), "."),
+    form("", [
+      { name: "environmentId", label: "Environment ID", required: true },
+      { name: "clientId", label: "Client ID of that application", required: true },
+    ], "Sign in as an administrator", async (values) => {
+      const started = await call("POST", "/console/session/authorize", values);
+      location.assign(started.authorizeUrl);
+    }, { "aria-label": "Sign in as an administrator" }))];
 }
 
 async function signOut() {
@@ -755,7 +772,7 @@ async function emulatorPage() {
 // --- routing -----------------------------------------------------------------------------------
 
 const ROUTES = [
-  [/^#\/signin$/, () => signInPage()],
+  [/^#\/signin$/, (m, query) => signInPage(query)],
   [/^#\/environments$/, () => environmentsPage()],
   [/^#\/environments\/([^/]+)\/populations$/, (m) => populationsPage(m[1])],
   [/^#\/environments\/([^/]+)\/populations\/([^/]+)$/, (m) => populationPage(m[1], m[2])],
