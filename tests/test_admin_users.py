@@ -9,8 +9,18 @@ from typing import Any
 
 import httpx
 
-from tests.support import assert_error, bearer
-from tests.test_sign_on import Signer, code_for, exchange, new_user, web_app
+from tests.support import assert_error, bearer, unique
+from tests.test_sign_on import (
+    PASSWORD,
+    RESET,
+    Signer,
+    check,
+    code_for,
+    exchange,
+    new_user,
+    start_flow,
+    web_app,
+)
 
 Client = httpx.AsyncClient
 
@@ -190,3 +200,114 @@ async def test_an_environment_created_by_a_user_is_administered_by_that_user(
         assert apps["_embedded"]["roleAssignments"] == []
     finally:
         assert (await admin.delete(f"/v1/environments/{made}")).status_code == 204
+
+
+SET = "application/vnd.pingidentity.password.set+json"
+
+
+async def test_an_administrator_cannot_change_a_user_who_holds_more(
+    client, admin, environment, role_ids, make_actor
+) -> None:
+    """Whoever sets a user's password can sign on as that user: a population's Identity Data
+    Admin may not change (password, profile, enabled, population, delete) a user holding a
+    role it could not grant, held directly or through a nested group. Nothing changes."""
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    population = await _population(admin, environment_id, "Staff")
+    elsewhere = await _population(admin, environment_id, "Elsewhere")
+    plain = await new_user(admin, environment_id, population={"id": population})
+    direct = await new_user(admin, environment_id, population={"id": population})
+    nested = await new_user(admin, environment_id, population={"id": population})
+    await _assign(
+        admin, f"{env}/users/{direct['id']}", role_ids["Environment Admin"], "ENVIRONMENT",
+        environment_id,
+    )  # fmt: skip
+    inner, outer = [
+        (await admin.post(f"{env}/groups", json={"name": name})).json()["id"]
+        for name in ("Inner", "Outer")
+    ]
+    nesting = await admin.post(f"{env}/groups/{inner}/memberOfGroups", json={"id": outer})
+    assert nesting.status_code == 201, nesting.text
+    await _assign(
+        admin, f"{env}/groups/{outer}", role_ids["Environment Admin"], "ENVIRONMENT",
+        environment_id,
+    )  # fmt: skip
+    joined = await admin.post(f"{env}/users/{nested['id']}/memberOfGroups", json={"id": inner})
+    assert joined.status_code == 201, joined.text
+    officer = await make_actor(
+        ("Identity Data Admin", "POPULATION", population),
+        ("Identity Data Admin", "POPULATION", elsewhere),
+    )
+    password = {"value": "N3w-Passw0rd-For-Them!", "forceChange": False}
+
+    async def attempts(c: Client, user_id: str) -> list[httpx.Response]:
+        path = f"{env}/users/{user_id}"
+        return [
+            await c.put(f"{path}/password", json=password, headers={"Content-Type": SET}),
+            await c.put(path, json={"username": unique("renamed"), "email": "x@example.com"}),
+            await c.put(f"{path}/enabled", json={"enabled": False}),
+            await c.put(f"{path}/population", json={"id": elsewhere}),
+            await c.delete(path),
+        ]
+
+    for target in (direct, nested):
+        before = (await admin.get(f"{env}/users/{target['id']}")).json()
+        for refused in await attempts(officer.client, target["id"]):
+            assert_error(refused, 403, "ACCESS_FAILED")
+        assert (await admin.get(f"{env}/users/{target['id']}")).json() == before
+        signs_on = Signer(environment_id, target, await _worker(admin, environment_id))
+        assert await _token(client, signs_on)  # the old password still works
+    for allowed in await attempts(officer.client, plain["id"]):
+        assert allowed.status_code in (200, 204), allowed.text
+
+
+async def test_a_user_holding_roles_still_changes_their_own_password(
+    client, admin, environment, role_ids
+) -> None:
+    environment_id = environment["id"]
+    env = f"/v1/environments/{environment_id}"
+    user = await new_user(admin, environment_id, force_change=True)
+    await _assign(
+        admin, f"{env}/users/{user['id']}", role_ids["Organization Admin"], "ORGANIZATION",
+        environment["organization"]["id"],
+    )  # fmt: skip
+    s = Signer(environment_id, user, await _worker(admin, environment_id))
+    flow = await start_flow(client, s)
+    checked = await check(client, s, flow["id"])
+    assert checked.json()["status"] == "MUST_CHANGE_PASSWORD", checked.text
+    changed = await client.post(
+        f"/{environment_id}/flows/{flow['id']}",
+        json={"currentPassword": PASSWORD, "newPassword": "An0ther-Passw0rd!"},
+        headers={"Content-Type": RESET},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["status"] == "COMPLETED"
+
+
+class _Allowances:
+    """A rate limiter that lets everything through and says whose allowance was spent."""
+
+    def __init__(self) -> None:
+        self.spent: list[str] = []
+
+    async def check(self, key: str) -> None:
+        self.spent.append(key)
+
+
+async def test_a_user_spends_its_own_allowance_not_its_applications(
+    client, admin, environment, deployment, monkeypatch
+) -> None:
+    """Any user of an application can call /v1 with its token (even a revoked one, refused
+    after the limit is counted): it must not exhaust the application's own allowance, which
+    its code exchanges and client-credentials tokens spend."""
+    environment_id = environment["id"]
+    user = await new_user(admin, environment_id)
+    s = Signer(environment_id, user, await _worker(admin, environment_id))
+    token = await _token(client, s)
+    allowances = _Allowances()
+    monkeypatch.setattr(deployment.services, "limiter", allowances)
+    await client.get(f"/v1/environments/{environment_id}/populations", headers=bearer(token))
+    await admin.get(f"/v1/environments/{environment_id}/populations")
+    admin_client = deployment.admin.client_id
+    assert allowances.spent[0] == f"{s.app.id}/{user['id']}"
+    assert allowances.spent[1] == admin_client

@@ -281,6 +281,24 @@ async def test_older_edition_redirects_to_the_sign_on_page(client, signer) -> No
     assert (await exchange(client, s, query["code"][0])).status_code == 200
 
 
+async def test_login_hint_fills_the_username_on_the_sign_on_page(client, signer) -> None:
+    """``login_hint`` is the username the page starts with, escaped as text; the user may
+    still sign on as someone else."""
+    s = signer
+    for hint, shown in (
+        (s.user["username"], s.user["username"]),
+        ('"><script>alert(1)</script>', "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ):
+        params = authorize_params(s.app.id, login_hint=hint)
+        del params["response_mode"]
+        started = await client.get(f"/{s.environment_id}/as/authorize", params=params)
+        assert started.status_code == 302, started.text
+        page = await client.get(started.headers["location"])
+        assert page.status_code == 200, page.text
+        assert f'value="{shown}"' in page.text
+        assert "<script>" not in page.text
+
+
 # --- applications ---------------------------------------------------------------------------
 
 

@@ -71,6 +71,18 @@ def read_only(actor: Actor, assignment: Any) -> bool:
     return not _grantable(actor, role, assignment.scope_environment_id, population_id)
 
 
+async def may_administer_user(conn: Connection, access: Access, user_id: str) -> None:
+    """403 unless the administrator could grant every role the user holds (its own and its
+    groups'): whoever may set a user's password may sign on as that user and act with its
+    roles, so changing a user who holds more would be a way up. A user's own changes
+    (``self_service``) need no such check."""
+    if access.self_service:
+        return
+    held = await store.assignments_held_by_user(conn, access.environment, user_id)
+    if any(read_only(access.actor, assignment) for assignment in held):
+        raise forbidden()
+
+
 class AssignmentView(NamedTuple):
     """A role assignment as one actor sees it."""
 

@@ -29,6 +29,8 @@ class Access:
     actor: Actor
     environment_id: str | None
     limit: frozenset[str] | None = None
+    # A user acting on their own account (the flows API), not an administrator on someone's.
+    self_service: bool = False
 
     @property
     def environment(self) -> str:
@@ -52,7 +54,8 @@ class Access:
 def end_user_access(organization_id: str, environment_id: str, application_id: str) -> Access:
     """A user's own sign-on through an application (the flows API): no role is asked for, as
     the user proves who they are with a password; the sign-on rules reach only that user."""
-    return Access(Actor(application_id, environment_id, organization_id, ()), environment_id)
+    actor = Actor(application_id, environment_id, organization_id, ())
+    return Access(actor, environment_id, self_service=True)
 
 
 async def environment_access(

@@ -27,6 +27,11 @@ class Claims:
     user_id: str | None = None
     token_id: str | None = None
 
+    @property
+    def caller(self) -> str:
+        """Whose allowance a request spends: the application's, or one of its users' own."""
+        return self.client_id if self.user_id is None else f"{self.client_id}/{self.user_id}"
+
 
 def issue_token(
     keys: KeyRing,

@@ -37,6 +37,7 @@ from populace.http.access import CONSOLE_CALLS
 from populace.http.dispatch import services
 from populace.http.request import base_url, header, read_body
 from populace.http.responses import NO_STORE, error_response, json_response
+from populace.oauth import signon
 from populace.wire import is_uuid
 
 CONSOLE = "/console"
@@ -174,7 +175,24 @@ async def _token_call(
         host=request.headers.get("host", "populace"),
         headers=headers,
         body=urlencode(form).encode(),
+        client=_address(request),
     )
+
+
+def _address(request: Request) -> tuple[str, int] | None:
+    """The browser's address: throttles count the person signing in, not the console."""
+    return (request.client.host, request.client.port) if request.client else None
+
+
+def _reason(answer: inprocess.Answer) -> str:
+    """Why the token endpoint refused, in its words (OAuth's or PingOne's envelope)."""
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return f"The token endpoint answered {answer.status}."
+    return str(body.get("error_description") or body.get("message") or body.get("error", ""))
 
 
 def _signed_in(request: Request, response: Response, token: str, claims: Claims) -> Response:
@@ -262,7 +280,8 @@ async def admin_callback(request: Request) -> Response:
     environment_id, _, rest = request.cookies.get(SIGN_ON_COOKIE, "").partition(":")
     client_id, _, rest = rest.partition(":")
     state, _, verifier = rest.partition(":")
-    if not (state and verifier) or not secrets.compare_digest(params.get("state", ""), state):
+    known = is_uuid(environment_id) and is_uuid(client_id) and state and verifier
+    if not known or not secrets.compare_digest(params.get("state", ""), state):
         return _back_to_sign_in("The sign-in could not be matched to this browser; start again.")
     if "error" in params:
         return _back_to_sign_in(params.get("error_description") or params["error"])
@@ -275,8 +294,7 @@ async def admin_callback(request: Request) -> Response:
     }
     answer = await _token_call(request, environment_id, form)
     if answer.status != 200:
-        refused = json.loads(answer.body)
-        return _back_to_sign_in(refused.get("error_description") or refused.get("error", ""))
+        return _back_to_sign_in(_reason(answer))
     token: str = json.loads(answer.body)["access_token"]
     claims = services(request).verifier.verify(token)
     response = RedirectResponse(f"{CONSOLE}/", status_code=303)
@@ -285,8 +303,8 @@ async def admin_callback(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    """Forget the cookie; a user's token is revoked as well (the console's sign-on app is a
-    public client, so its id is all the revocation needs), so it works nowhere after."""
+    """Forget the cookie; a user's token is revoked as well, so it works nowhere after (as
+    the revocation endpoint revokes it for its client: holding the token is the proof)."""
     _same_site(request)
     token = request.cookies.get(COOKIE)
     if token:
@@ -294,15 +312,8 @@ async def sign_out(request: Request) -> Response:
             claims = services(request).verifier.verify(token)
         except ApiError:
             claims = None
-        if claims is not None and claims.user_id is not None:
-            await inprocess.call(
-                request.app,
-                "POST",
-                f"/{claims.environment_id}/as/revoke",
-                host=request.headers.get("host", "populace"),
-                headers=[(b"content-type", b"application/x-www-form-urlencoded")],
-                body=urlencode({"token": token, "client_id": claims.client_id}).encode(),
-            )
+        if claims is not None and claims.token_id is not None:
+            await signon.revoke_held(services(request).db, claims.environment_id, claims.token_id)
     response = Response(status_code=204, headers=NO_STORE)
     response.delete_cookie(COOKIE, path=CONSOLE, httponly=True, samesite="strict")
     return response
@@ -328,6 +339,7 @@ async def call_api(request: Request) -> Response:
         headers=forwarded,
         body=await read_body(request),
         query=request.url.query.encode(),
+        client=_address(request),
     )
     return _relayed(answer)
 

@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 ACCESS = logging.getLogger("populace.access")
 CLIENT_ID = "populace.client_id"  # where the scope keeps who the caller proved to be
+USER_ID = "populace.user_id"  # and the user, for a user's token
 _FIELDS = ("method", "path", "status", "duration_ms", "correlation_id", "client_id")
 
 
@@ -55,9 +56,10 @@ def remember(
     )
 
 
-def identify(scope: Scope, client_id: str) -> None:
-    """Record the caller's client id for the request's access line."""
+def identify(scope: Scope, client_id: str, user_id: str | None = None) -> None:
+    """Record the caller's client id (and user) for the request's access line."""
     scope[CLIENT_ID] = client_id
+    scope[USER_ID] = user_id
 
 
 def record(scope: Scope, status: int, duration: float, correlation_id: str) -> None:
@@ -71,6 +73,7 @@ def record(scope: Scope, status: int, duration: float, correlation_id: str) -> N
         "duration_ms": round(duration * 1000, 2),
         "correlation_id": correlation_id,
         "client_id": scope.get(CLIENT_ID),
+        "user_id": scope.get(USER_ID),
     }
     ACCESS.info(
         "%s %s %s %.2fms %s %s",

@@ -118,7 +118,7 @@ def endpoint(op: Operation) -> Endpoint:
     async def run(request: Request) -> Response:
         svc = services(request)
         claims = bearer_claims(header(request, b"authorization"), svc.verifier)
-        access.identify(request.scope, claims.client_id)
+        access.identify(request.scope, claims.client_id, claims.user_id)
         body: Any = None if op.body is None else await read_json(request, op.body, op.max_body)
         wanted = None if op.listing is None else list_request(request, op.listing)
         prepared = None if op.prepare is None else await op.prepare(svc, body)

@@ -28,8 +28,10 @@ async def call(
     headers: list[tuple[bytes, bytes]],
     body: bytes = b"",
     query: bytes = b"",
+    client: tuple[str, int] | None = None,
 ) -> Answer:
-    """One request to ``app``: ``headers`` as the caller's (host and length are added)."""
+    """One request to ``app``: ``headers`` as the caller's (host and length are added), from
+    ``client``'s address (the outside caller's, so per-address throttles count it, not us)."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
         "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
@@ -39,7 +41,7 @@ async def call(
             (b"content-length", str(len(body)).encode()),
             *headers,
         ],
-        "client": ("127.0.0.1", 0), "server": (host, 80),
+        "client": client or ("127.0.0.1", 0), "server": (host, 80),
     }  # fmt: skip
     sent = False
     answer = Answer()

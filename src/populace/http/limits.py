@@ -148,7 +148,7 @@ class FailureThrottle:
 
 
 class RateLimitMiddleware:
-    """The limit on the management API (the ``/v1`` mount), keyed by the bearer token's client,
+    """The limit on the management API (the ``/v1`` mount), keyed by the bearer token's caller,
     before any handler opens a transaction. Requests without a valid token pass on to get
     their 401."""
 
@@ -159,21 +159,23 @@ class RateLimitMiddleware:
         services: Services = scope["app"].state.services
         limiter = services.limiter
         if limiter is not None and scope["type"] == "http":
-            client_id = _client_id(scope, services)
-            if client_id is not None:
+            caller = _caller(scope, services)
+            if caller is not None:
                 try:
-                    await limiter.check(client_id)
+                    await limiter.check(caller)
                 except ApiError as error:
                     await error_response(error)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
 
-def _client_id(scope: Scope, services: Services) -> str | None:
+def _caller(scope: Scope, services: Services) -> str | None:
+    """An application's id, or for a user's token the application's and the user's: a
+    user (even with a revoked token) spends only its own allowance, never its application's."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             try:
-                return bearer_claims(value.decode("latin-1"), services.verifier).client_id
+                return bearer_claims(value.decode("latin-1"), services.verifier).caller
             except ApiError:
                 return None
     return None

@@ -658,6 +658,13 @@ async def revoke(db: Database, app: Any, token: str, jti: str | None) -> None:
             await store.revoke_token(conn, environment_id, key)
 
 
+async def revoke_held(db: Database, environment_id: str, jti: str) -> None:
+    """Revoke a user's access token given back by whoever holds it (the console's sign-out):
+    holding the token is the proof, as at the revocation endpoint."""
+    async with db.write() as conn:
+        await store.revoke_token(conn, environment_id, jti)
+
+
 async def sign_off(
     db: Database, environment_id: str, user_id: str, session_token: str | None
 ) -> bool:

@@ -370,7 +370,7 @@ async def sign_on(
 
 async def _change_state(db: Database, access: Access, user_id: str, **values: Any) -> PasswordState:
     async with db.write() as conn:
-        user = await user_rules.read_user(conn, access, user_id)
+        user = await user_rules.read_user(conn, access, user_id, for_update=True)
         if await store.update_state(conn, access.environment, user_id, **values) is None:
             raise invalid_data("INVALID_VALUE", "password", "The user has no password.")
         return await _state(conn, access.environment, user)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from populace.assignments import rules as assignment_rules
 from populace.auth.guard import Access
 from populace.errors import ApiError, found, invalid_data, not_found
 from populace.groups import rules as group_rules
@@ -209,12 +210,15 @@ async def read_user(
 ) -> Row[Any]:
     """A user the actor may act on. Outside a population-scoped actor's populations a user is
     reported as not found, so ids cannot be probed. ``for_update`` (a write to come) locks
-    the row, after the lock group writers take (the same order everywhere: no deadlock)."""
+    the row, after the lock group writers take (the same order everywhere: no deadlock), and
+    refuses a user who holds a role the actor could not grant."""
     if for_update:
         await group_store.lock_dynamic_memberships(conn, access.environment)
     row = await store.get(conn, access.environment, user_id, for_update=for_update)
     if row is None or not access.covers(row.population_id):
         raise not_found()
+    if for_update:
+        await assignment_rules.may_administer_user(conn, access, user_id)
     return row
 
 
