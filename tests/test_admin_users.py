@@ -47,6 +47,30 @@ async def _assign(
     return dict(assigned.json())
 
 
+async def _make_environment_admin(
+    admin: Client, environment_id: str, role_ids: dict[str, str], holder: str
+) -> None:
+    """``holder`` (``users/{id}`` or ``groups/{id}``) gets Environment Admin of its environment."""
+    path = f"/v1/environments/{environment_id}/{holder}"
+    await _assign(admin, path, role_ids["Environment Admin"], "ENVIRONMENT", environment_id)
+
+
+async def _join(admin: Client, environment_id: str, user_id: str, group_id: str) -> None:
+    joined = await admin.post(
+        f"/v1/environments/{environment_id}/users/{user_id}/memberOfGroups", json={"id": group_id}
+    )
+    assert joined.status_code == 201, joined.text
+
+
+async def _environment_admin(
+    admin: Client, environment_id: str, role_ids: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    """A new user holding Environment Admin of its own environment."""
+    user = await new_user(admin, environment_id, **fields)
+    await _make_environment_admin(admin, environment_id, role_ids, f"users/{user['id']}")
+    return user
+
+
 async def _population(admin: Client, environment_id: str, name: str) -> str:
     created = await admin.post(
         f"/v1/environments/{environment_id}/populations", json={"name": name}
@@ -110,12 +134,8 @@ async def test_roles_held_through_a_group_count_until_the_membership_ends(
     group = await admin.post(f"{env}/groups", json={"name": "Directory admins"})
     assert group.status_code == 201, group.text
     group_id = group.json()["id"]
-    await _assign(
-        admin, f"{env}/groups/{group_id}", role_ids["Environment Admin"], "ENVIRONMENT",
-        environment_id,
-    )  # fmt: skip
-    joined = await admin.post(f"{env}/users/{user['id']}/memberOfGroups", json={"id": group_id})
-    assert joined.status_code == 201, joined.text
+    await _make_environment_admin(admin, environment_id, role_ids, f"groups/{group_id}")
+    await _join(admin, environment_id, user["id"], group_id)
     as_user = bearer(
         await _token(client, Signer(environment_id, user, await _worker(admin, environment_id)))
     )
@@ -134,35 +154,25 @@ async def test_a_revoked_token_or_a_disabled_user_acts_no_more(
 ) -> None:
     environment_id = environment["id"]
     env = f"/v1/environments/{environment_id}"
-    user = await new_user(admin, environment_id)
-    await _assign(
-        admin, f"{env}/users/{user['id']}", role_ids["Environment Admin"], "ENVIRONMENT",
-        environment_id,
-    )  # fmt: skip
+    user = await _environment_admin(admin, environment_id, role_ids)
     s = Signer(environment_id, user, await _worker(admin, environment_id))
     revoked, kept = await _token(client, s), await _token(client, s)
-    assert (await client.get(f"{env}/populations", headers=bearer(revoked))).status_code == 200
+
+    async def populations(token: str) -> httpx.Response:
+        return await client.get(f"{env}/populations", headers=bearer(token))
+
+    assert (await populations(revoked)).status_code == 200
 
     gone = await client.post(
         f"/{environment_id}/as/revoke", data={"token": revoked}, auth=(s.app.id, s.app.secret)
     )
     assert gone.status_code == 200, gone.text
-    assert_error(
-        await client.get(f"{env}/populations", headers=bearer(revoked)),
-        401,
-        "ACCESS_FAILED",
-        "INVALID_TOKEN",
-    )
-    assert (await client.get(f"{env}/populations", headers=bearer(kept))).status_code == 200
+    assert_error(await populations(revoked), 401, "ACCESS_FAILED", "INVALID_TOKEN")
+    assert (await populations(kept)).status_code == 200
 
     disabled = await admin.put(f"{env}/users/{user['id']}/enabled", json={"enabled": False})
     assert disabled.status_code == 200, disabled.text
-    assert_error(
-        await client.get(f"{env}/populations", headers=bearer(kept)),
-        401,
-        "ACCESS_FAILED",
-        "INVALID_TOKEN",
-    )
+    assert_error(await populations(kept), 401, "ACCESS_FAILED", "INVALID_TOKEN")
 
 
 async def test_an_environment_created_by_a_user_is_administered_by_that_user(
@@ -216,24 +226,18 @@ async def test_an_administrator_cannot_change_a_user_who_holds_more(
     population = await _population(admin, environment_id, "Staff")
     elsewhere = await _population(admin, environment_id, "Elsewhere")
     plain = await new_user(admin, environment_id, population={"id": population})
-    direct = await new_user(admin, environment_id, population={"id": population})
+    direct = await _environment_admin(
+        admin, environment_id, role_ids, population={"id": population}
+    )
     nested = await new_user(admin, environment_id, population={"id": population})
-    await _assign(
-        admin, f"{env}/users/{direct['id']}", role_ids["Environment Admin"], "ENVIRONMENT",
-        environment_id,
-    )  # fmt: skip
     inner, outer = [
         (await admin.post(f"{env}/groups", json={"name": name})).json()["id"]
         for name in ("Inner", "Outer")
     ]
     nesting = await admin.post(f"{env}/groups/{inner}/memberOfGroups", json={"id": outer})
     assert nesting.status_code == 201, nesting.text
-    await _assign(
-        admin, f"{env}/groups/{outer}", role_ids["Environment Admin"], "ENVIRONMENT",
-        environment_id,
-    )  # fmt: skip
-    joined = await admin.post(f"{env}/users/{nested['id']}/memberOfGroups", json={"id": inner})
-    assert joined.status_code == 201, joined.text
+    await _make_environment_admin(admin, environment_id, role_ids, f"groups/{outer}")
+    await _join(admin, environment_id, nested["id"], inner)
     officer = await make_actor(
         ("Identity Data Admin", "POPULATION", population),
         ("Identity Data Admin", "POPULATION", elsewhere),
