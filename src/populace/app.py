@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import os
@@ -259,6 +260,15 @@ async def _keep_emulation_fresh(services: Services) -> None:
         await asyncio.sleep(emulation.REFRESH_SECONDS)
 
 
+def _settle_heap() -> None:
+    """What start-up made (modules, SQLAlchemy's tables and statements, the routes: about a
+    hundred thousand objects) lives as long as the process: moved out of the collector's
+    reach, so a full collection no longer walks it. On this machine each such walk took 70 ms
+    of a request's time; it now walks only what serving has made since."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_app(services: Services | None = None, config: Config | None = None) -> ASGIApp:
     """The application. With ``services`` it serves at once (tests); otherwise its lifespan
     starts them from ``config`` (``populace serve``)."""
@@ -269,6 +279,7 @@ def build_app(services: Services | None = None, config: Config | None = None) ->
             started, _ = await start(settings)
             app.state.services = started
         refreshing = asyncio.create_task(_keep_emulation_fresh(app.state.services))
+        _settle_heap()
         yield
         refreshing.cancel()
         await app.state.services.db.dispose()

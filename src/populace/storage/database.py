@@ -20,6 +20,7 @@ kill (it is in the WAL before the call returns) but the last commits may be lost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -156,33 +157,49 @@ class InlineConnection:
 
 
 class ThreadedConnection:
-    """A SQLite connection whose statements run in a worker thread, rows fetched there too,
-    so a costly read (a list filtered on an unindexed attribute over millions of users)
-    never holds the event loop. Each call (a statement, or a list's page and count together)
-    may take at most ``budget`` SQLite virtual machine steps; past that it is interrupted and
-    the request is refused (400)."""
+    """A SQLite read that may be costly (a list filtered on an unindexed attribute over
+    millions of users) but must never hold the event loop long.
 
-    PROGRESS_EVERY = 10_000  # VM steps between checks of the budget
+    Each call (a statement, or a list's page and count together) first runs inline on the
+    shared reader, within :attr:`INLINE_STEPS` SQLite virtual machine steps (a few
+    milliseconds): most lists, index-driven, end there, with no thread hop, pool checkout or
+    GIL hand-over. One that goes past it is interrupted and run again from the start in a
+    worker thread, on a connection of its own, within ``budget`` steps; past that it is
+    interrupted and the request is refused (400)."""
 
-    def __init__(self, conn: SyncConnection, budget: int) -> None:
-        self.sync = conn
+    PROGRESS_EVERY = 10_000  # VM steps between checks of a budget
+    INLINE_STEPS = 100_000
+
+    def __init__(
+        self, inline: SyncConnection, own: Callable[[], SyncConnection], budget: int
+    ) -> None:
+        self._inline = inline
+        self._own = own
         self._budget = budget
 
     async def run_sync(self, fn: Callable[[SyncConnection], T]) -> T:
-        return await asyncio.to_thread(self._bounded, fn)
-
-    def _bounded(self, fn: Callable[[SyncConnection], T]) -> T:
-        driver = self.sync.connection.driver_connection
-        assert driver is not None
-        checks = self._budget // self.PROGRESS_EVERY
-        steps = iter(range(checks))
-        driver.set_progress_handler(lambda: next(steps, None) is None, self.PROGRESS_EVERY)
+        inline = min(self.INLINE_STEPS, self._budget)
         try:
-            return fn(self.sync)
+            return self._bounded(self._inline, fn, inline)
+        except _Interrupted:
+            if inline == self._budget:
+                raise too_costly(self._budget) from None
+        try:
+            return await asyncio.to_thread(self._bounded, self._own(), fn, self._budget)
+        except _Interrupted:
+            raise too_costly(self._budget) from None
+
+    def _bounded(self, sync: SyncConnection, fn: Callable[[SyncConnection], T], steps: int) -> T:
+        driver = sync.connection.driver_connection
+        assert driver is not None
+        checks = iter(range(steps // self.PROGRESS_EVERY))
+        driver.set_progress_handler(lambda: next(checks, None) is None, self.PROGRESS_EVERY)
+        try:
+            return fn(sync)
         except OperationalError as error:
             if "interrupted" not in str(error):
                 raise
-            raise too_costly(self._budget) from None
+            raise _Interrupted from None
         finally:
             driver.set_progress_handler(None, self.PROGRESS_EVERY)
 
@@ -199,6 +216,10 @@ class ThreadedConnection:
 
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
         return (await self.execute(statement, parameters)).scalars()
+
+
+class _Interrupted(Exception):
+    """A read ran out of its steps."""
 
 
 def too_costly(budget: int) -> ApiError:
@@ -303,9 +324,20 @@ class _SQLite:
 
     @asynccontextmanager
     async def costly_reader(self, budget: int) -> AsyncIterator[ThreadedConnection]:
-        """An autocommit connection of its own whose statements run in a worker thread."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield ThreadedConnection(conn, budget)
+        """The shared reader for what ends quickly; for the rest, an autocommit connection of
+        its own, taken only when needed, whose statements run in a worker thread."""
+        with contextlib.ExitStack() as stack:
+
+            def own() -> SyncConnection:
+                if not stack_owned:
+                    autocommit = self.engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                    stack_owned.append(stack.enter_context(autocommit))
+                return stack_owned[0]
+
+            stack_owned: list[SyncConnection] = []
+            yield ThreadedConnection(self.reader().sync, own, budget)
 
     def reader(self) -> InlineConnection:
         """One long-lived autocommit connection for reads: each SELECT sees the latest commit,
