@@ -122,7 +122,8 @@ def own_database(folder: Path) -> Iterator[str]:
         _in_a_thread(_drop_database(url))
 
 
-def _environment(admin: httpx.Client) -> str:
+def create_environment(admin: httpx.Client) -> str:
+    """A new sandbox environment of the organization; its id."""
     organizations = admin.get("/v1/organizations")
     assert organizations.status_code == 200, organizations.text
     organization_id = organizations.json()["_embedded"]["organizations"][0]["id"]
@@ -166,7 +167,7 @@ def live_populace(folder: Path) -> Iterator[Live]:
                 yield Live(
                     server.url,
                     admin,
-                    _environment(admin),
+                    create_environment(admin),
                     App(client_id, secret),
                     environment_id,
                 )

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 
-from tests.live import PASSWORD, App, Live, live_populace
+from tests.live import PASSWORD, App, Live, create_environment, live_populace
 from tests.support import browser_page, unique
 
 
@@ -249,6 +249,30 @@ def test_an_admin_sign_in_with_the_wrong_password_stays_out(browser: Browser, li
         page.get_by_role("button", name="Sign on").click()
         page.get_by_role("alert").wait_for()
         assert not any(c["name"] == "populace_console" for c in page.context.cookies())
+
+
+def test_past_two_hundred_populations_a_user_moves_by_population_id(page: Page, live: Live) -> None:
+    """The move form lists an environment's populations; past the first 200 it asks for the
+    population's ID instead (the page never loads thousands), and the move still works."""
+    env = create_environment(live.admin)
+    path = f"/v1/environments/{env}/populations"
+    for n in range(201):
+        created = live.admin.post(path, json={"name": f"crowded-{n:03d}"})
+        assert created.status_code == 201, created.text
+    target = created.json()
+    mover = unique("mover")
+    user = live.admin.post(
+        f"/v1/environments/{env}/users", json={"username": mover, "email": f"{mover}@example.com"}
+    )
+    assert user.status_code == 201, user.text
+    sign_in(page, live)
+    go(page, live, f"/environments/{env}/users/{user.json()['id']}", user.json()["username"])
+    form = page.get_by_role("form", name="Move to another population")
+    form.get_by_label("Population ID").fill(target["id"])
+    form.get_by_role("button", name="Move").click()
+    page.get_by_text("Moved.").wait_for()
+    moved = live.admin.get(f"/v1/environments/{env}/users/{user.json()['id']}").json()
+    assert moved["population"]["id"] == target["id"]
 
 
 def test_task_one_a_worker_app_its_roles_and_what_postman_needs(

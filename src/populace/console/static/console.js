@@ -418,12 +418,27 @@ async function populationPage(environmentId, populationId) {
 
 // The populations to choose from (the first 200 by name; none when the admin may not list
 // them).
+const CHOICES = 200;
+
+// The first CHOICES populations as [id, name] pairs; `more` says the environment has others.
 async function populationChoices(environmentId) {
-  const page = await api.get(`${env(environmentId)}/populations?limit=200`).catch((error) => {
-    if (error.status === 401) throw error;
-    return null;
-  });
-  return embedded(page, "populations").map((item) => [item.id, item.name]);
+  const page = await api.get(`${env(environmentId)}/populations?limit=${CHOICES}`)
+    .catch((error) => {
+      if (error.status === 401) throw error;
+      return null;
+    });
+  const choices = embedded(page, "populations").map((item) => [item.id, item.name]);
+  choices.more = !!(page && page._links && page._links.next);
+  return choices;
+}
+
+// A population picked from a list; in an environment of more than CHOICES, typed by its id
+// (a list of thousands helps nobody, and the page never loads them all).
+function populationField(choices, spec, none) {
+  if (!choices.more) return { ...spec, options: none ? [none, ...choices] : choices };
+  return { ...spec, label: spec.label.replace(/^Population/, "Population ID"),
+    hint: `This environment has more than ${CHOICES} populations: give the population's ID` +
+      (none ? ` (empty: ${none[1]}).` : ".") };
 }
 
 async function usersPage(environmentId, query) {
@@ -465,8 +480,8 @@ async function usersPage(environmentId, query) {
       { name: "email", label: "Email", type: "email", required: true },
       { name: "given", label: "Given name" },
       { name: "family", label: "Family name" },
-      { name: "population", label: "Population",
-        options: [["", "The environment's default"], ...choices], value: population },
+      populationField(choices, { name: "population", label: "Population", value: population },
+        ["", "the environment's default"]),
     ], "Create user", async (values) => {
       const body = { username: values.username, email: values.email };
       if (values.given || values.family) {
@@ -522,7 +537,8 @@ async function userPage(environmentId, userId) {
       await reload("Saved.");
     }),
     form("Move to another population", [
-      { name: "population", label: "Population", options: choices, value: user.population.id },
+      populationField(choices,
+        { name: "population", label: "Population", value: user.population.id, required: true }),
     ], "Move", async (values) => {
       await api.put(`${path}/population`, { id: values.population });
       await reload("Moved.");
@@ -684,8 +700,8 @@ async function applicationPage(environmentId, applicationId) {
       { name: "role", label: "Role", options: embedded(roles, "roles")
         .map((role) => [role.id, role.name]) },
       { name: "scope", label: "Scope", options: ROLE_SCOPES },
-      { name: "population", label: "Population (for a population scope)",
-        options: [["", "—"], ...populations] },
+      populationField(populations,
+        { name: "population", label: "Population (for a population scope)" }, ["", "none"]),
     ], "Assign role", async (values) => {
       const scope = values.scope === "ORGANIZATION"
         ? { type: "ORGANIZATION", id: session.organizationId }
