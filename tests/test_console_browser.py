@@ -40,7 +40,10 @@ def sign_in(page: Page, live: Live, app: App | None = None, environment_id: str 
 
 
 def go(page: Page, live: Live, route: str, heading: str) -> None:
+    """Open a page and wait until it is drawn: the page it replaces may have had the same
+    heading (the Populations page of another environment)."""
     page.goto(f"{live.url}/console/#{route}")
+    page.locator(f'#main[data-route="#{route}"]').wait_for(state="attached")
     page.get_by_role("heading", name=heading, level=1).wait_for()
 
 

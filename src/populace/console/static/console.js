@@ -826,6 +826,8 @@ async function route() {
   }
   if (current !== rendering) return;
   main.replaceChildren(...content.flat().filter(Boolean));
+  // Which route the page now shows (tests wait for it: a heading may be the previous page's).
+  main.dataset.route = hash;
   const heading = main.querySelector("h1");
   if (heading) heading.focus();
 }
