@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -15,9 +16,12 @@ from sqlalchemy.pool import StaticPool
 from populace.errors import ApiError
 from populace.filters import (
     Comparison,
+    Compiled,
     FilterError,
+    FilterScope,
     Junction,
     Node,
+    PathField,
     ValuePath,
     boolean_field,
     compile_filter,
@@ -182,8 +186,8 @@ def engine():
     engine.dispose()
 
 
-def matching_ids(engine, names: list[str], condition) -> set[str]:
-    """Load ``names`` (ids ``r0``, ``r1``, ...) into the table and run ``condition``."""
+def matching_ids(engine, names: list[str], compiled: Compiled) -> set[str]:
+    """Load ``names`` (ids ``r0``, ``r1``, ...) into the table and run the filter."""
     with engine.begin() as conn:
         conn.execute(rows_table.delete())
         if names:
@@ -191,7 +195,8 @@ def matching_ids(engine, names: list[str], condition) -> set[str]:
                 insert(rows_table),
                 [{"id": f"r{i}", "name": n, "name_key": text_key(n)} for i, n in enumerate(names)],
             )
-        return set(conn.scalars(select(rows_table.c.id).where(condition)))
+        query = select(rows_table.c.id).where(compiled.condition)
+        return set(conn.scalars(query, dict(compiled.values)))
 
 
 @pytest.mark.parametrize(
@@ -241,7 +246,36 @@ def test_compile_names_the_unsupported_part():
 
 
 def test_exact_field_compared_with_a_boolean_matches_nothing(engine):
-    assert matching_ids(engine, ["true"], compile_filter(eq("id", True), FIELDS)) == set()
+    assert (
+        matching_ids(engine, ["true"], Compiled(compile_filter(eq("id", True), FIELDS), {}))
+        == set()
+    )
+
+
+def _itself(inner: Any, _scope: FilterScope) -> Any:
+    """A value path over the same rows: ``self[...]`` matches the rows its filter matches."""
+    return rows_table.c.id.in_(select(rows_table.c.id).where(inner))
+
+
+PATH_FIELDS = {**FIELDS, "self": PathField(FIELDS, _itself)}
+
+
+def test_a_value_paths_values_are_bound_so_one_expression_serves_them_all(engine):
+    """``self[id eq "rN"]`` for every N is one cached expression, its value bound when the
+    statement runs; a value the field's compiler normalises (name) cannot be bound and is
+    compiled in; both find what they should."""
+    names = ["alpha", "beta", "Gamma"]
+    first = filter_condition('self[id eq "r0"]', PATH_FIELDS)
+    second = filter_condition('self[id eq "r1" or id eq "r2"]', PATH_FIELDS)
+    again = filter_condition('self[id eq "r2"]', PATH_FIELDS)
+    assert first.condition is again.condition  # one shape, one expression
+    assert dict(first.values) == {"filter_value_0": "r0"}
+    assert matching_ids(engine, names, first) == {"r0"}
+    assert matching_ids(engine, names, second) == {"r1", "r2"}
+    assert matching_ids(engine, names, again) == {"r2"}
+    normalised = filter_condition('self[name eq "GAMMA"]', PATH_FIELDS)
+    assert dict(normalised.values) == {}
+    assert matching_ids(engine, names, normalised) == {"r2"}
 
 
 def test_boolean_field_wants_a_boolean():
@@ -460,9 +494,9 @@ def render_plain(node: Node) -> str:
 @example((["Straße", "STRASSE", "strass"], sw("name", "STRASS")))
 def test_sql_matches_python_evaluation(engine, case):
     names, node = case
-    condition = filter_condition(render_plain(node), FIELDS)
+    compiled = filter_condition(render_plain(node), FIELDS)
     expected = {f"r{i}" for i, name in enumerate(names) if evaluate(node, f"r{i}", name)}
-    assert matching_ids(engine, names, condition) == expected
+    assert matching_ids(engine, names, compiled) == expected
 
 
 def test_nul_in_a_value_is_refused() -> None:

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement
 from starlette.requests import Request
 
 from populace.errors import invalid_data
-from populace.filters import FilterScope, filter_condition, invalid_filter
+from populace.filters import Compiled, FilterScope, filter_condition, invalid_filter
 from populace.storage.paging import Cursor, Page, PageQuery, RowSource, decode_cursor
 from populace.wire import Link, Urls
 
@@ -56,7 +55,7 @@ class Listing:
 class ListRequest:
     limit: int
     cursor: Cursor | None
-    filter: ColumnElement[bool] | None
+    filter: Compiled | None
     filter_text: str | None  # compiled again for a partial actor (``FilterScope.limit_to``)
 
 
@@ -113,7 +112,15 @@ async def run_list(call: Call[Any], listing: Listing, wanted: ListRequest) -> di
         assert listing.rows.filters is not None
         scope = FilterScope(call.request.path_params, call.access.limit)
         condition = filter_condition(wanted.filter_text, listing.rows.filters, scope)
-    query = PageQuery(ids, call.access.limit, condition, wanted.limit, wanted.cursor, listing.count)
+    query = PageQuery(
+        ids,
+        call.access.limit,
+        None if condition is None else condition.condition,
+        wanted.limit,
+        wanted.cursor,
+        listing.count,
+        {} if condition is None else condition.values,
+    )
     page, count = await listing.rows.page(call.conn, query)
     rows = page.rows
     if listing.view is not None:

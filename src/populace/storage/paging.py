@@ -13,7 +13,7 @@ import base64
 import binascii
 from collections import namedtuple
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
@@ -84,8 +84,10 @@ def fetch_page(
     row_id: ColumnElement[str],
     limit: int,
     cursor: Cursor | None,
+    values: Mapping[str, Any],
 ) -> Page:
-    """Run ``query`` (already filtered to what the caller may see) one page at a time."""
+    """Run ``query`` (already filtered to what the caller may see, its filter's ``values``
+    bound) one page at a time."""
     backwards = cursor is not None and cursor[0]
     if cursor is not None:
         _, at, after_id = cursor
@@ -94,7 +96,7 @@ def fetch_page(
         else:
             query = query.where(or_(created_at > at, and_(created_at == at, row_id > after_id)))
     order = (created_at.desc(), row_id.desc()) if backwards else (created_at, row_id)
-    result = sync.execute(query.order_by(*order).limit(limit + 1))
+    result = sync.execute(query.order_by(*order).limit(limit + 1), dict(values))
     plain = _plain_row(tuple(result.keys()))
     return _page([plain._make(row) for row in result.all()], limit, cursor)
 
@@ -112,10 +114,10 @@ def _plain_row(columns: tuple[str, ...]) -> Any:
     return plain
 
 
-def count_rows(sync: SyncConnection, query: Select[Any]) -> int:
-    """How many rows ``query`` selects, counted by the database."""
+def count_rows(sync: SyncConnection, query: Select[Any], values: Mapping[str, Any]) -> int:
+    """How many rows ``query`` selects (its filter's ``values`` bound), counted there."""
     counted = query.with_only_columns(func.count(), maintain_column_froms=True)
-    return int(sync.scalar(counted) or 0)
+    return int(sync.scalar(counted, dict(values)) or 0)
 
 
 def page_of(rows: Sequence[Any], limit: int, cursor: Cursor | None) -> Page:
@@ -142,6 +144,7 @@ class PageQuery:
     size: int
     cursor: Cursor | None
     with_count: bool
+    values: Mapping[str, Any] = field(default_factory=dict)  # the filter's bound values
 
 
 class RowSource(Protocol):
@@ -198,9 +201,10 @@ class TableRows:
         def page_and_count(sync: SyncConnection) -> tuple[Page, int | None]:
             # Both statements in one call: a costly list's run in one worker thread's turn.
             page = fetch_page(
-                sync, query, columns.created_at, columns.id, wanted.size, wanted.cursor
-            )
-            return page, count_rows(sync, query) if counted else None
+                sync, query, columns.created_at, columns.id, wanted.size, wanted.cursor,
+                wanted.values,
+            )  # fmt: skip
+            return page, count_rows(sync, query, wanted.values) if counted else None
 
         page, count = await conn.run_sync(page_and_count)
         if wanted.with_count and kept_count:
