@@ -339,9 +339,9 @@ def _lift(node: Node, fields: Fields, values: list[str], inside: bool = False) -
     return node
 
 
-def _bound(condition: ColumnElement[bool], count: int) -> ColumnElement[bool] | None:
-    """The condition with each stand-in a named parameter; None when a field's compiler
-    changed a stand-in (it normalises its value), so the values cannot be bound."""
+def _bound(condition: ColumnElement[bool], count: int) -> ColumnElement[bool]:
+    """The condition with each stand-in a named parameter (an exact field compares its
+    value as given, so every stand-in is there to be found)."""
     stand_ins = {_LIFTED.format(i): BOUND_VALUE.format(i) for i in range(count)}
     found: set[str] = set()
 
@@ -354,7 +354,8 @@ def _bound(condition: ColumnElement[bool], count: int) -> ColumnElement[bool] | 
         return bindparam(stand_ins[element.value], type_=element.type)
 
     replaced: ColumnElement[bool] = replacement_traverse(condition, {}, named)
-    return replaced if len(found) == count else None
+    assert len(found) == count, "a verbatim field changed the value it was given"
+    return replaced
 
 
 def filter_condition(text: str, fields: Fields, scope: FilterScope = NO_SCOPE) -> Compiled:
@@ -370,8 +371,6 @@ def filter_condition(text: str, fields: Fields, scope: FilterScope = NO_SCOPE) -
             _COMPILED.move_to_end(key)
             return Compiled(cached[1], values)
         condition = _bound(compile_filter(shape, fields, scope), len(lifted))
-        if condition is None:
-            return Compiled(compile_filter(node, fields, scope), {})
     except FilterError as exc:
         raise invalid_filter(str(exc)) from None
     _COMPILED[key] = (fields, condition)

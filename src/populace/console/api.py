@@ -17,7 +17,6 @@ populace never grants, and is refused when the browser says it came from another
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 from importlib import resources
@@ -239,7 +238,6 @@ async def start_admin_sign_on(request: Request) -> Response:
         if not is_uuid(value):
             raise invalid_data("INVALID_VALUE", name, f"'{name}' must be an ID.")
     state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     query = urlencode(
         {
             "response_type": "code",
@@ -247,7 +245,7 @@ async def start_admin_sign_on(request: Request) -> Response:
             "redirect_uri": _callback_url(request),
             "scope": "openid",
             "state": state,
-            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge": signon.s256(verifier),
             "code_challenge_method": "S256",
             "prompt": "login",
         }

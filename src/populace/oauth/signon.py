@@ -458,9 +458,14 @@ def _verifier_matches(request: dict[str, Any], verifier: str | None) -> bool:
     if verifier is None or not PKCE_VALUE.fullmatch(verifier):
         return False
     if request.get("code_challenge_method") == "S256":
-        hashed = hashlib.sha256(verifier.encode()).digest()
-        verifier = base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
+        verifier = s256(verifier)
     return hmac.compare_digest(verifier.encode(), challenge.encode())
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636's S256 code challenge of a verifier."""
+    hashed = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
 
 
 async def _issue(

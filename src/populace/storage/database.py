@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -328,15 +329,11 @@ class _SQLite:
         its own, taken only when needed, whose statements run in a worker thread."""
         with contextlib.ExitStack() as stack:
 
+            @functools.cache
             def own() -> SyncConnection:
-                if not stack_owned:
-                    autocommit = self.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT"
-                    )
-                    stack_owned.append(stack.enter_context(autocommit))
-                return stack_owned[0]
+                autocommit = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                return stack.enter_context(autocommit)
 
-            stack_owned: list[SyncConnection] = []
             yield ThreadedConnection(self.reader().sync, own, budget)
 
     def reader(self) -> InlineConnection:

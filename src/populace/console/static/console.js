@@ -416,11 +416,10 @@ async function populationPage(environmentId, populationId) {
 
 // --- users -------------------------------------------------------------------------------------
 
-// The populations to choose from (the first 200 by name; none when the admin may not list
-// them).
 const CHOICES = 200;
 
-// The first CHOICES populations as [id, name] pairs; `more` says the environment has others.
+// The first CHOICES populations as [id, name] pairs (none when the admin may not list them);
+// `more` says the environment has others.
 async function populationChoices(environmentId) {
   const page = await api.get(`${env(environmentId)}/populations?limit=${CHOICES}`)
     .catch((error) => {
