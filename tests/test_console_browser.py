@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page
 
 from tests.live import PASSWORD, App, Live, create_environment, live_populace
-from tests.support import browser_page, unique
+from tests.support import browser_page, unique, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,94 @@ def test_populations_and_users_as_an_administrator_manages_them(page: Page, live
     user = users.json()["_embedded"]["users"][0]
     ids = {p["name"]: p["id"] for p in populations["_embedded"]["populations"]}
     assert user["population"]["id"] == ids[second] and user["name"]["given"] == "Ada"
+
+
+def _done(page: Page, message: str) -> None:
+    page.get_by_role("status").filter(has_text=message).wait_for()
+
+
+def test_the_rest_of_the_directory_environments_edits_search_groups_and_passwords(
+    page: Page, live: Live
+) -> None:
+    """What the first test leaves out, each checked against the API: an environment created and
+    deleted (with confirmation), a population renamed, a user found by the API's filter,
+    edited, disabled and enabled again, given a password, added to a group and removed."""
+    sign_in(page, live)
+    go(page, live, "/environments", "Environments")
+    name = unique("env")
+    created = page.get_by_role("form", name="Create an environment")
+    created.get_by_label("Name").fill(name)
+    created.get_by_role("button", name="Create environment").click()
+    _done(page, f"Created {name}.")
+    listed = live.admin.get("/v1/environments", params={"filter": f'name eq "{name}"'}).json()
+    (environment,) = listed["_embedded"]["environments"]
+    go(page, live, "/environments", "Environments")
+    page.get_by_role("link", name=name).wait_for()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete environment {name}").click()
+    page.get_by_role("link", name=name).wait_for(state="detached")
+    gone = live.admin.get(f"/v1/environments/{environment['id']}")
+    assert gone.status_code == 404, gone.text
+
+    env = live.environment_id
+    population = live.admin.post(
+        f"/v1/environments/{env}/populations", json={"name": unique("pop")}
+    ).json()
+    go(page, live, f"/environments/{env}/populations/{population['id']}", population["name"])
+    renamed = unique("renamed")
+    edit = page.get_by_role("form", name="Edit")
+    edit.get_by_label("Name").fill(renamed)
+    edit.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name=renamed, level=1).wait_for()
+    read = live.admin.get(f"/v1/environments/{env}/populations/{population['id']}").json()
+    assert read["name"] == renamed
+
+    user = live.user()
+    group = live.admin.post(f"/v1/environments/{env}/groups", json={"name": unique("grp")})
+    assert group.status_code == 201, group.text
+    go(page, live, f"/environments/{env}/users", "Users")
+    search = page.get_by_role("search")
+    search.get_by_label("Filter (as the API's filter parameter)").fill(
+        f'username eq "{user["username"]}"'
+    )
+    search.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=user["username"]).click()
+    page.get_by_role("heading", name=user["username"], level=1).wait_for()
+    path = f"/v1/environments/{env}/users/{user['id']}"
+
+    edit = page.get_by_role("form", name="Edit")
+    edit.get_by_label("Given name").fill("Grace")
+    edit.get_by_role("button", name="Save").click()
+    # The population's "Saved." may still be showing: wait for the user's own change.
+    wait_until(
+        lambda: live.admin.get(path).json()["name"]["given"] == "Grace", "the new given name"
+    )
+
+    page.get_by_role("button", name="Disable").click()
+    _done(page, "Disabled.")
+    assert live.admin.get(path).json()["enabled"] is False
+    page.get_by_role("button", name="Enable").click()
+    _done(page, "Enabled.")
+    assert live.admin.get(path).json()["enabled"] is True
+
+    password = page.get_by_role("form", name="Set the password")
+    password.get_by_label("New password").fill("N3w-Console-Passw0rd!")
+    password.get_by_label("Must change it at next sign-on").check()
+    password.get_by_role("button", name="Set password").click()
+    _done(page, "Password set.")
+    state = live.admin.get(f"{path}/password").json()
+    assert state["status"] == "MUST_CHANGE_PASSWORD", state
+
+    join = page.get_by_role("form", name="Add to a group")
+    join.get_by_label("Group").select_option(label=group.json()["name"])
+    join.get_by_role("button", name="Add to group").click()
+    _done(page, "Added to the group.")
+    groups = live.admin.get(f"{path}/memberOfGroups").json()["_embedded"]["groupMemberships"]
+    assert [g["id"] for g in groups] == [group.json()["id"]]
+    page.get_by_role("button", name=f"Remove from {group.json()['name']}").click()
+    _done(page, "Removed from the group.")
+    groups = live.admin.get(f"{path}/memberOfGroups").json()["_embedded"]["groupMemberships"]
+    assert groups == []
 
 
 def _population_admin(live: Live, population_id: str) -> App:

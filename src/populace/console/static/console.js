@@ -107,6 +107,12 @@ function say(message) {
   setTimeout(() => { if (status.textContent === message) status.textContent = ""; }, 4000);
 }
 
+// Draw the page again, then say what was done: the message comes once the page shows it.
+async function redrawn(message) {
+  await route();
+  say(message);
+}
+
 // Ask before a change that cannot be taken back (a native dialog: keyboard and screen readers
 // know it).
 function confirmed(question) {
@@ -408,8 +414,7 @@ async function populationPage(environmentId, populationId) {
     ], "Save", async (values) => {
       await api.put(path, populationBody(population, { name: values.name,
         description: values.description || undefined }));
-      say("Saved.");
-      await route();
+      await redrawn("Saved.");
     }),
   ];
 }
@@ -499,7 +504,6 @@ async function userPage(environmentId, userId) {
   const [user, choices] = await Promise.all([api.get(path), populationChoices(environmentId)]);
   const groups = await api.get(`${path}/memberOfGroups?limit=200`).catch(() => null);
   const allGroups = await api.get(`${env(environmentId)}/groups?limit=200`).catch(() => null);
-  const reload = async (message) => { say(message); await route(); };
   const enabled = user.enabled !== false;
   const membership = groups ? embedded(groups, "groupMemberships") : [];
   const groupNames = new Map(embedded(allGroups, "groups").map((g) => [g.id, g.name]));
@@ -514,7 +518,7 @@ async function userPage(environmentId, userId) {
       h("button", { type: "button", class: "secondary", onclick: async (event) => {
         try {
           await api.put(`${path}/enabled`, { enabled: !enabled });
-          await reload(enabled ? "Disabled." : "Enabled.");
+          await redrawn(enabled ? "Disabled." : "Enabled.");
         } catch (error) { event.target.after(problem(error)); }
       } }, enabled ? "Disable" : "Enable"),
       h("button", { type: "button", class: "danger", onclick: async (event) => {
@@ -533,14 +537,14 @@ async function userPage(environmentId, userId) {
     ], "Save", async (values) => {
       await api.patch(path, { username: values.username, email: values.email,
         name: { given: values.given || null, family: values.family || null } });
-      await reload("Saved.");
+      await redrawn("Saved.");
     }),
     form("Move to another population", [
       populationField(choices,
         { name: "population", label: "Population", value: user.population.id, required: true }),
     ], "Move", async (values) => {
       await api.put(`${path}/population`, { id: values.population });
-      await reload("Moved.");
+      await redrawn("Moved.");
     }),
     form("Set the password", [
       { name: "value", label: "New password", type: "password", required: true,
@@ -549,7 +553,7 @@ async function userPage(environmentId, userId) {
     ], "Set password", async (values) => {
       await api.put(`${path}/password`, { value: values.value, forceChange: values.forceChange },
         PASSWORD_SET);
-      await reload("Password set.");
+      await redrawn("Password set.");
     }),
     h("section", { "aria-label": "Groups" }, h("h2", {}, "Groups"),
       table("Groups the user is a direct member of", ["Group", ""], membership.map((item) =>
@@ -559,7 +563,7 @@ async function userPage(environmentId, userId) {
             onclick: async (event) => {
               try {
                 await api.delete(`${path}/memberOfGroups/${item.id}`);
-                await reload("Removed from the group.");
+                await redrawn("Removed from the group.");
               } catch (error) { event.target.after(problem(error)); }
             } }, "Remove")))), "In no group.")),
     allGroups && embedded(allGroups, "groups").length ? form("Add to a group", [
@@ -567,7 +571,7 @@ async function userPage(environmentId, userId) {
         options: embedded(allGroups, "groups").map((g) => [g.id, g.name]) },
     ], "Add to group", async (values) => {
       await api.post(`${path}/memberOfGroups`, { id: values.group });
-      await reload("Added to the group.");
+      await redrawn("Added to the group.");
     }) : null,
   ];
 }
@@ -650,7 +654,6 @@ async function applicationPage(environmentId, applicationId) {
     populationChoices(environmentId)]);
   const roleNames = new Map(embedded(roles, "roles").map((role) => [role.id, role.name]));
   const populationNames = new Map(populations);
-  const reload = async (message) => { say(message); await route(); };
   const secret = h("output", { class: "mono", "aria-live": "polite" }, "(hidden)");
   const postmanSecret = h("code", {}, "(press Show secret)");
   const origin = location.origin;
@@ -692,7 +695,7 @@ async function applicationPage(environmentId, applicationId) {
               onclick: async (event) => {
                 try {
                   await api.delete(`${path}/roleAssignments/${item.id}`);
-                  await reload("Role removed.");
+                  await redrawn("Role removed.");
                 } catch (error) { event.target.after(problem(error)); }
               } }, "Remove")))), "No role yet: the application can do nothing.")),
     form("Assign a role", [
@@ -707,7 +710,7 @@ async function applicationPage(environmentId, applicationId) {
         : values.scope === "POPULATION" ? { type: "POPULATION", id: values.population }
           : { type: "ENVIRONMENT", id: environmentId };
       await api.post(`${path}/roleAssignments`, { role: { id: values.role }, scope });
-      await reload("Role assigned.");
+      await redrawn("Role assigned.");
     }),
   ];
 }
@@ -717,7 +720,6 @@ async function applicationPage(environmentId, applicationId) {
 async function emulatorPage() {
   const [snapshots, faults] = await Promise.all([
     api.get("/_populace/snapshots"), api.get("/_populace/faults")]);
-  const reload = async (message) => { say(message); await route(); };
   const requests = h("div");
   const refresh = async () => {
     const recent = await api.get("/_populace/requests");
@@ -733,7 +735,7 @@ async function emulatorPage() {
   const danger = (text, label, question, request, done) => h("button", { type: "button",
     class: "danger", "aria-label": label, onclick: async (event) => {
       if (!confirmed(question)) return;
-      try { await request(); await reload(done); } catch (error) { event.target.after(problem(error)); }
+      try { await request(); await redrawn(done); } catch (error) { event.target.after(problem(error)); }
     } }, text);
   return [
     h("h1", { tabindex: "-1" }, "Emulator"),
@@ -754,7 +756,7 @@ async function emulatorPage() {
     form("Take a snapshot", [{ name: "name", label: "Snapshot name", required: true }],
       "Take snapshot", async (values) => {
         await api.post("/_populace/snapshots", { name: values.name });
-        await reload("Snapshot taken.");
+        await redrawn("Snapshot taken.");
       }),
     h("section", { "aria-label": "Fault rules" }, h("h2", {}, "Fault rules"),
       table("Active fault rules", ["Method", "Path", "Status", "Latency", "Uses left", ""],
@@ -778,7 +780,7 @@ async function emulatorPage() {
         if (values[key]) body[key] = Number(values[key]);
       }
       await api.post("/_populace/faults", body);
-      await reload("Rule added.");
+      await redrawn("Rule added.");
     }),
     h("section", { "aria-label": "Recent requests" }, h("h2", {}, "Recent requests"), requests),
   ];
