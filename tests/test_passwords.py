@@ -267,15 +267,22 @@ def _checked(answers: list[httpx.Response]) -> list[httpx.Response]:
     return [a for a, code in zip(answers, codes, strict=True) if code in ("INVALID_VALUE", None)]
 
 
+# How a password is stored decides how it is checked: a hash of the cheap cost the tests run
+# with is checked inside the transaction that admits the check; an imported one on a thread,
+# between two transactions. The lockout holds either way.
+STORED_AS = {"argon2id": lambda: GOOD, "imported": lambda: ssha512(GOOD.encode())}
+
+
+@pytest.mark.parametrize("stored_as", STORED_AS)
 async def test_parallel_guesses_cannot_outrun_the_lockout(
-    admin: httpx.AsyncClient, environment: dict[str, Any]
+    admin: httpx.AsyncClient, environment: dict[str, Any], stored_as: str
 ) -> None:
     """Twenty wrong guesses at once: every check is admitted before its hash is checked, and
     failures and checks in flight together never pass the count, so exactly five are checked
     and their failures lock the password."""
     env_id = environment["id"]
     user_id = await new_user(admin, env_id)
-    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": STORED_AS[stored_as]()})
     answers = await asyncio.gather(
         *(
             operate(admin, "POST", env_id, user_id, CHECK, {"password": f"Wrong-{i}-Guess!"})
@@ -286,15 +293,16 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(
     assert (await state(admin, env_id, user_id))["status"] == "PASSWORD_LOCKED_OUT"
 
 
+@pytest.mark.parametrize("stored_as", STORED_AS)
 async def test_a_match_among_parallel_guesses_frees_no_room_for_more(
-    admin: httpx.AsyncClient, environment: dict[str, Any]
+    admin: httpx.AsyncClient, environment: dict[str, Any], stored_as: str
 ) -> None:
     """The right password among nineteen wrong ones at once: its match forgets the failures
     before it (as PingOne does), but the guesses still in flight keep their place, so at most
     four wrong ones are checked before the match and five after it (the fifth locks)."""
     env_id = environment["id"]
     user_id = await new_user(admin, env_id)
-    await operate(admin, "PUT", env_id, user_id, SET, {"value": GOOD})
+    await operate(admin, "PUT", env_id, user_id, SET, {"value": STORED_AS[stored_as]()})
     guesses = [f"Wrong-{i}-Guess!" for i in range(19)] + [GOOD]
     answers = await asyncio.gather(
         *(operate(admin, "POST", env_id, user_id, CHECK, {"password": g}) for g in guesses)
@@ -582,3 +590,23 @@ async def test_a_wrong_password_against_an_imported_hash_costs_an_argon2_check(
     response = await operate(admin, "POST", env_id, imported, CHECK, {"password": OTHER})
     assert_error(response, 400, "INVALID_DATA", "INVALID_VALUE", "password")
     assert len(verified) == 1
+
+
+async def test_only_hashes_of_the_cheap_cost_are_checked_without_a_thread() -> None:
+    """At the cheap cost, its own hashes (and a missing password's dummy) are checked in place,
+    quicker than a thread hop; anything that may take longer (an imported hash, a hash of the
+    standard cost, any check at the standard cost) goes to a thread."""
+    from populace.passwords.hashing import Hasher
+
+    cheap, standard = Hasher("cheap"), Hasher("standard")
+    cheap_hash, standard_hash = await cheap.hash(GOOD), await standard.hash(GOOD)
+    assert cheap.is_quick(cheap_hash) and cheap.is_quick(None)
+    for slow in (standard_hash, ssha512(GOOD.encode()), "{ARGON2}" + cheap_hash):
+        assert not cheap.is_quick(slow)
+    assert not any(standard.is_quick(h) for h in (cheap_hash, standard_hash, None))
+    checked = await cheap.check(cheap_hash, GOOD)
+    assert checked.matches and checked.upgraded is None
+    assert not (await cheap.check(cheap_hash, OTHER)).matches
+    # A standard-cost hash checked at the cheap cost matches, and is replaced by a cheap one.
+    upgraded = (await cheap.check(standard_hash, GOOD)).upgraded
+    assert upgraded is not None and cheap.is_quick(upgraded)

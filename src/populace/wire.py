@@ -6,7 +6,6 @@ Request and response shapes are msgspec Structs; the same Structs feed the OpenA
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from typing import Any, TypeVar
@@ -84,17 +83,23 @@ new_id = emulation.new_id
 now_ms = emulation.now_ms
 
 
+# A page's rows were mostly written in the same few seconds (an import writes thousands a
+# second): each second is formatted once, kept among the last few thousand; milliseconds come
+# from a table. A list renders two times a row: this is ~3x the speed of formatting each.
+_SECONDS: dict[int, str] = {}
+SECONDS_KEPT = 4096
+_MILLIS = [f".{millis:03d}Z" for millis in range(1000)]
+
+
 def iso_ms(epoch_ms: int) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2022-02-07T22:17:16.241Z``."""
     seconds, millis = divmod(epoch_ms, 1000)
-    return f"{_iso_seconds(seconds)}.{millis:03d}Z"
-
-
-@functools.lru_cache(maxsize=4096)
-def _iso_seconds(seconds: int) -> str:
-    # A page's rows were mostly written in the same few seconds (an import writes thousands
-    # a second): each second is formatted once.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    text = _SECONDS.get(seconds)
+    if text is None:
+        if len(_SECONDS) >= SECONDS_KEPT:
+            _SECONDS.clear()
+        text = _SECONDS[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return text + _MILLIS[millis]
 
 
 _UUID_RE = re.compile(

@@ -21,7 +21,7 @@ from populace.configuration import store as configuration_store
 from populace.errors import ApiError, invalid_data, request_limited
 from populace.outbox import store as outbox
 from populace.passwords import hashing, policy, store
-from populace.passwords.hashing import Hasher, UnsupportedHash
+from populace.passwords.hashing import Checked, Hasher, UnsupportedHash
 from populace.storage.database import Connection, Database
 from populace.users import rules as user_rules
 from populace.wire import now_ms
@@ -263,13 +263,34 @@ async def _verify(
     and checks in flight together never pass the lockout's count, so one past them is answered
     429 unchecked, and the failure that reaches the count locks the password. A match forgets
     the failures, unless the password got locked meanwhile; checks still in flight keep their
-    place, so a match never frees room for more guesses than the count."""
+    place, so a match never frees room for more guesses than the count.
+
+    A check quicker than a thread hop (:meth:`Hasher.is_quick`) is made in the admitting
+    transaction and settled in its commit; any other runs between two transactions, so no
+    lock is held while it hashes."""
     environment_id, user_id = access.environment, state.user.id
     if state.stored is None:
         await hasher.check(None, password)  # as long as a real check
         raise invalid_data("INVALID_VALUE", target, "The user has no password.")
     lockout = state.settings.get("lockout") or {}
     limit, duration = lockout.get("failureCount"), lockout.get("durationSeconds", 900)
+
+    async def settle(
+        conn: Connection, hashed: str, checked: Checked
+    ) -> tuple[T | None, ApiError | None]:
+        """The outcome written: the answer, or the error to raise once it is committed."""
+        now = now_ms()
+        if not checked.matches:
+            await store.fail_check(conn, environment_id, user_id, now, limit, now + duration * 1000)
+            return None, invalid_data("INVALID_VALUE", target, "The password is not correct.")
+        if not await store.clear_attempts(
+            conn, environment_id, user_id, now, hashed, checked.upgraded
+        ):
+            return None, _locked(_seconds_locked(await store.get(conn, environment_id, user_id)))
+        # What the match allows is written with the cleared count, in one commit.
+        return (None if then is None else await then(conn)), None
+
+    outcome = None
     async with db.write() as conn:
         admitted = await store.admit_check(conn, environment_id, user_id, now_ms(), limit)
         if admitted is None:
@@ -278,18 +299,16 @@ async def _verify(
                 raise invalid_data("INVALID_VALUE", target, "The user has no password.")
             seconds = _seconds_locked(row)
             raise _locked(seconds) if seconds else _busy(user_id)
-    checked = await hasher.check(admitted.hash, password)
-    async with db.write() as conn:
-        if checked.matches:
-            if not await store.clear_attempts(
-                conn, environment_id, user_id, now_ms(), admitted.hash, checked.upgraded
-            ):
-                raise _locked(_seconds_locked(await store.get(conn, environment_id, user_id)))
-            # What the match allows is written with the cleared count, in one commit.
-            return None if then is None else await then(conn)
-        now = now_ms()
-        await store.fail_check(conn, environment_id, user_id, now, limit, now + duration * 1000)
-    raise invalid_data("INVALID_VALUE", target, "The password is not correct.")
+        if hasher.is_quick(admitted.hash):
+            outcome = await settle(conn, admitted.hash, hasher.check_now(admitted.hash, password))
+    if outcome is None:
+        checked = await hasher.check(admitted.hash, password)
+        async with db.write() as conn:
+            outcome = await settle(conn, admitted.hash, checked)
+    result, error = outcome
+    if error is not None:
+        raise error
+    return result
 
 
 def _busy(user_id: str) -> ApiError:

@@ -12,7 +12,7 @@ would through SQLAlchemy.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -30,31 +30,49 @@ from populace.storage.database import (
 
 
 class _Compiled:
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    """A statement compiled once for one dialect: its SQL, its parameters in order, and the
+    named tuples its rows become."""
+
+    def __init__(
+        self, statement: Select[Any] | UpdateBase, columns: Sequence[Any], dialect: Dialect
+    ) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.order: list[str] = list(compiled.positiontup or [])
-        # Values written in the statement itself (a LIMIT, a CASE's results) are parameters of
-        # the compiled SQL too, with their value.
+        # Values written in the statement itself (a LIMIT, ``.values(revoked=True)``) are
+        # parameters of the compiled SQL too, with their value.
         self.fixed = {key: bind.value for key, bind in compiled.binds.items() if not bind.required}
-        names = [str(column.key) for column in statement.selected_columns]
-        self.row = namedtuple("Row", names)  # type: ignore[misc]
-        self.processors: list[Callable[[Any], Any] | None] = [
-            column.type._cached_result_processor(dialect, None)
-            for column in statement.selected_columns
-        ]
-        self.plain = not any(self.processors)
+        # Values go through the columns' bind processors (JSON to text, booleans to 0/1), as
+        # SQLAlchemy would send them.
+        binders: dict[str, Any] = dict(compiled._bind_processors)
+        self.binders: list[Callable[[Any], Any] | None] = [binders.get(n) for n in self.order]
+        self.plain_arguments = not any(self.binders)
+        # A list parameter (``IN``) is rendered by SQLAlchemy at each execution.
+        self.direct = "POSTCOMPILE" not in self.sql
+        self.returns = bool(columns)
+        # Renamed when a join selects a name twice: the row keeps the first one's.
+        self.row: Any = namedtuple("Row", [str(c.key) for c in columns], rename=True)  # type: ignore[misc]
+        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+        # Only the columns that need it are processed (booleans from 0/1, JSON from text).
+        self.processed = [(i, p) for i, p in enumerate(processors) if p is not None]
 
-    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(params[n] if n in params else self.fixed[n] for n in self.order)
+    def arguments(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = tuple(params[n] if n in params else self.fixed[n] for n in self.order)
+        if self.plain_arguments:
+            return values
+        return tuple(b(v) if b else v for v, b in zip(values, self.binders, strict=True))
 
     def rows(self, raw: list[Any]) -> list[Any]:
-        if self.plain:
-            return [self.row(*values) for values in raw]
-        return [
-            self.row(*(p(v) if p else v for p, v in zip(self.processors, values, strict=True)))
-            for values in raw
-        ]
+        make, processed = self.row._make, self.processed
+        if not processed:
+            return [make(values) for values in raw]
+        rows = []
+        for values in raw:
+            row = list(values)
+            for i, process in processed:
+                row[i] = process(row[i])
+            rows.append(make(row))
+        return rows
 
 
 class Prepared:
@@ -67,14 +85,25 @@ class Prepared:
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            compiled = self._compiled[dialect.name] = _Compiled(
+                self.statement, list(self.statement.selected_columns), dialect
+            )
         return compiled
 
-    def _sqlite(self, sync: SyncConnection, params: dict[str, Any]) -> list[Any]:
+    def _sqlite(self, sync: SyncConnection, params: Mapping[str, Any]) -> list[Any]:
         compiled = self._for(sync.dialect)
         driver = sync.connection.driver_connection
         assert driver is not None
         return compiled.rows(driver.execute(compiled.sql, compiled.arguments(params)).fetchall())
+
+    def rows_on(self, sync: SyncConnection, params: Mapping[str, Any]) -> list[Any]:
+        """The rows on a synchronous connection (a list's page and count run in one call):
+        on SQLite the driver's directly, unless a list parameter needs SQLAlchemy's rendering;
+        elsewhere through SQLAlchemy. The same named tuples either way."""
+        compiled = self._for(sync.dialect)
+        if compiled.direct and sync.dialect.name == "sqlite":
+            return self._sqlite(sync, params)
+        return [compiled.row(*row) for row in sync.execute(self.statement, dict(params)).all()]
 
     async def all(self, conn: Connection, **params: Any) -> list[Any]:
         if isinstance(conn, InlineConnection | ThreadedConnection):
@@ -103,38 +132,6 @@ class Prepared:
         return None if row is None else row[0]
 
 
-class _CompiledWrite:
-    def __init__(self, statement: UpdateBase, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.order: list[str] = list(compiled.positiontup or [])
-        # Values go through the columns' bind processors (JSON to text, booleans to 0/1), as
-        # SQLAlchemy would send them.
-        # Values written in the statement itself (``.values(revoked=True)``) are parameters of
-        # the compiled SQL too, with their value.
-        self.fixed = {key: bind.value for key, bind in compiled.binds.items() if not bind.required}
-        binders: dict[str, Any] = dict(compiled._bind_processors)
-        self.binders: list[Callable[[Any], Any] | None] = [binders.get(n) for n in self.order]
-        returned = list(statement.exported_columns)
-        self.returns = bool(returned)
-        self.row = namedtuple("Row", [str(c.key) for c in returned])  # type: ignore[misc]
-        self.processors: list[Callable[[Any], Any] | None] = [
-            c.type._cached_result_processor(dialect, None) for c in returned
-        ]
-
-    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        values = [params[name] if name in params else self.fixed[name] for name in self.order]
-        return tuple(
-            bind(value) if bind else value for value, bind in zip(values, self.binders, strict=True)
-        )
-
-    def rows(self, raw: list[Any]) -> list[Any]:
-        return [
-            self.row(*(p(v) if p else v for p, v in zip(self.processors, values, strict=True)))
-            for values in raw
-        ]
-
-
 class PreparedWrite:
     """An INSERT, UPDATE or DELETE (RETURNING or not) with named ``bindparam`` parameters,
     for hot paths: compiled once; on SQLite run on the driver inside the current transaction,
@@ -143,12 +140,14 @@ class PreparedWrite:
 
     def __init__(self, statement: UpdateBase) -> None:
         self.statement = statement
-        self._compiled: dict[str, _CompiledWrite] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, dialect: Dialect) -> _CompiledWrite:
+    def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _CompiledWrite(self.statement, dialect)
+            compiled = self._compiled[dialect.name] = _Compiled(
+                self.statement, list(self.statement.exported_columns), dialect
+            )
         return compiled
 
     def _sqlite(self, sync: SyncConnection, params: dict[str, Any]) -> tuple[int, list[Any]]:
