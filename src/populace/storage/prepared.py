@@ -75,26 +75,39 @@ class _Compiled:
         return rows
 
 
-class Prepared:
-    """A SELECT with named ``bindparam`` parameters, for hot paths."""
+class _CompiledOnce:
+    """A statement compiled once per dialect, and run on SQLite's driver directly."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(
-                self.statement, list(self.statement.selected_columns), dialect
-            )
+            columns = list(self.statement.exported_columns)
+            compiled = self._compiled[dialect.name] = _Compiled(self.statement, columns, dialect)
         return compiled
 
-    def _sqlite(self, sync: SyncConnection, params: Mapping[str, Any]) -> list[Any]:
+    def _on_driver(self, sync: SyncConnection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        """The compiled statement, and the driver's cursor that ran it."""
         compiled = self._for(sync.dialect)
         driver = sync.connection.driver_connection
         assert driver is not None
-        return compiled.rows(driver.execute(compiled.sql, compiled.arguments(params)).fetchall())
+        return compiled, driver.execute(compiled.sql, compiled.arguments(params))
+
+
+class Prepared(_CompiledOnce):
+    """A SELECT with named ``bindparam`` parameters, for hot paths."""
+
+    statement: Select[Any]
+
+    def __init__(self, statement: Select[Any]) -> None:
+        super().__init__(statement)
+
+    def _sqlite(self, sync: SyncConnection, params: Mapping[str, Any]) -> list[Any]:
+        compiled, cursor = self._on_driver(sync, params)
+        return compiled.rows(cursor.fetchall())
 
     def rows_on(self, sync: SyncConnection, params: Mapping[str, Any]) -> list[Any]:
         """The rows on a synchronous connection (a list's page and count run in one call):
@@ -132,29 +145,19 @@ class Prepared:
         return None if row is None else row[0]
 
 
-class PreparedWrite:
+class PreparedWrite(_CompiledOnce):
     """An INSERT, UPDATE or DELETE (RETURNING or not) with named ``bindparam`` parameters,
     for hot paths: compiled once; on SQLite run on the driver inside the current transaction,
     elsewhere through SQLAlchemy (inside a transaction asyncpg must go through it, see
     :meth:`Prepared.all`), which at least skips building the statement each time."""
 
-    def __init__(self, statement: UpdateBase) -> None:
-        self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+    statement: UpdateBase
 
-    def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(
-                self.statement, list(self.statement.exported_columns), dialect
-            )
-        return compiled
+    def __init__(self, statement: UpdateBase) -> None:
+        super().__init__(statement)
 
     def _sqlite(self, sync: SyncConnection, params: dict[str, Any]) -> tuple[int, list[Any]]:
-        compiled = self._for(sync.dialect)
-        driver = sync.connection.driver_connection
-        assert driver is not None
-        cursor = driver.execute(compiled.sql, compiled.arguments(params))
+        compiled, cursor = self._on_driver(sync, params)
         rows = compiled.rows(cursor.fetchall()) if compiled.returns else []
         return cursor.rowcount, rows
 
