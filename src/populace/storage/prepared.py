@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -75,6 +76,9 @@ class _Compiled:
         return rows
 
 
+_SQLITE = sqlite.dialect()
+
+
 class _CompiledOnce:
     """A statement compiled once per dialect, and run on SQLite's driver directly."""
 
@@ -113,10 +117,12 @@ class Prepared(_CompiledOnce):
         """The rows on a synchronous connection (a list's page and count run in one call):
         on SQLite the driver's directly, unless a list parameter needs SQLAlchemy's rendering;
         elsewhere through SQLAlchemy. The same named tuples either way."""
-        compiled = self._for(sync.dialect)
-        if compiled.direct and sync.dialect.name == "sqlite":
+        if sync.dialect.name == "sqlite" and self._for(sync.dialect).direct:
             return self._sqlite(sync, params)
-        return [compiled.row(*row) for row in sync.execute(self.statement, dict(params)).all()]
+        # Rows SQLAlchemy processed; compiled only for the row type (asyncpg's result
+        # processors need the cursor's column types, which a compilation does not know).
+        row = self._for(_SQLITE).row
+        return [row(*values) for values in sync.execute(self.statement, dict(params)).all()]
 
     async def all(self, conn: Connection, **params: Any) -> list[Any]:
         if isinstance(conn, InlineConnection | ThreadedConnection):
