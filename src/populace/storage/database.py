@@ -192,8 +192,7 @@ class ThreadedConnection:
             raise too_costly(self._budget) from None
 
     def _bounded(self, sync: SyncConnection, fn: Callable[[SyncConnection], T], steps: int) -> T:
-        driver = sync.connection.driver_connection
-        assert driver is not None
+        driver = sqlite_driver(sync)
         checks = iter(range(steps // self.PROGRESS_EVERY))
         driver.set_progress_handler(lambda: next(checks, None) is None, self.PROGRESS_EVERY)
         try:
@@ -231,20 +230,23 @@ def too_costly(budget: int) -> ApiError:
     )
 
 
+def sqlite_driver(sync: SyncConnection) -> sqlite3.Connection:
+    """The ``sqlite3`` connection under a SQLAlchemy one, for what runs on the driver."""
+    driver = sync.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
+
+
 def _commit(conn: SyncConnection) -> None:
     """End a transaction begun on the driver: SQLAlchemy's, if a statement began it, and the
     driver's (a no-op when SQLAlchemy's commit ended it)."""
     conn.commit()
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    driver.commit()
+    sqlite_driver(conn).commit()
 
 
 def _rollback(conn: SyncConnection) -> None:
     conn.rollback()
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    driver.rollback()
+    sqlite_driver(conn).rollback()
 
 
 def _is_busy(error: Exception) -> bool:
@@ -300,8 +302,7 @@ class _SQLite:
     async def _begin(self, conn: SyncConnection, begin: str) -> None:
         # Sent to the driver: SQLAlchemy's statement path costs more than BEGIN itself, and its
         # own transaction begins (as a no-op for this driver) at its first statement, if any.
-        driver = conn.connection.driver_connection
-        assert driver is not None
+        driver = sqlite_driver(conn)
         delay, waited = 0.001, 0.0
         while True:
             try:

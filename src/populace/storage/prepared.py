@@ -18,7 +18,6 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import Select, Table, bindparam, insert, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -27,6 +26,7 @@ from populace.storage.database import (
     DatabaseUnavailable,
     InlineConnection,
     ThreadedConnection,
+    sqlite_driver,
 )
 
 
@@ -35,7 +35,11 @@ class _Compiled:
     named tuples its rows become."""
 
     def __init__(
-        self, statement: Select[Any] | UpdateBase, columns: Sequence[Any], dialect: Dialect
+        self,
+        statement: Select[Any] | UpdateBase,
+        columns: Sequence[Any],
+        row: Any,
+        dialect: Dialect,
     ) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -51,8 +55,7 @@ class _Compiled:
         # A list parameter (``IN``) is rendered by SQLAlchemy at each execution.
         self.direct = "POSTCOMPILE" not in self.sql
         self.returns = bool(columns)
-        # Renamed when a join selects a name twice: the row keeps the first one's.
-        self.row: Any = namedtuple("Row", [str(c.key) for c in columns], rename=True)  # type: ignore[misc]
+        self.row = row
         processors = [c.type._cached_result_processor(dialect, None) for c in columns]
         # Only the columns that need it are processed (booleans from 0/1, JSON from text).
         self.processed = [(i, p) for i, p in enumerate(processors) if p is not None]
@@ -76,29 +79,29 @@ class _Compiled:
         return rows
 
 
-_SQLITE = sqlite.dialect()
-
-
 class _CompiledOnce:
     """A statement compiled once per dialect, and run on SQLite's driver directly."""
 
     def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
+        self._columns = list(statement.exported_columns)
+        # The rows, whatever runs the statement. Renamed when a join selects a name twice:
+        # the row keeps the first one's.
+        names = [str(column.key) for column in self._columns]
+        self.row_type: Any = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            columns = list(self.statement.exported_columns)
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, columns, dialect)
+            compiled = _Compiled(self.statement, self._columns, self.row_type, dialect)
+            self._compiled[dialect.name] = compiled
         return compiled
 
     def _on_driver(self, sync: SyncConnection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
         """The compiled statement, and the driver's cursor that ran it."""
         compiled = self._for(sync.dialect)
-        driver = sync.connection.driver_connection
-        assert driver is not None
-        return compiled, driver.execute(compiled.sql, compiled.arguments(params))
+        return compiled, sqlite_driver(sync).execute(compiled.sql, compiled.arguments(params))
 
 
 class Prepared(_CompiledOnce):
@@ -119,10 +122,9 @@ class Prepared(_CompiledOnce):
         elsewhere through SQLAlchemy. The same named tuples either way."""
         if sync.dialect.name == "sqlite" and self._for(sync.dialect).direct:
             return self._sqlite(sync, params)
-        # Rows SQLAlchemy processed; compiled only for the row type (asyncpg's result
-        # processors need the cursor's column types, which a compilation does not know).
-        row = self._for(_SQLITE).row
-        return [row(*values) for values in sync.execute(self.statement, dict(params)).all()]
+        return [
+            self.row_type(*values) for values in sync.execute(self.statement, dict(params)).all()
+        ]
 
     async def all(self, conn: Connection, **params: Any) -> list[Any]:
         if isinstance(conn, InlineConnection | ThreadedConnection):
@@ -243,8 +245,6 @@ async def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)})"
         )
-        driver = conn.sync.connection.driver_connection
-        assert driver is not None
-        driver.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+        sqlite_driver(conn.sync).executemany(sql, [tuple(row[c] for c in columns) for row in rows])
         return
     await conn.execute(table.insert(), rows)
