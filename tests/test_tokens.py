@@ -145,7 +145,22 @@ async def test_openid_configuration(client, environment) -> None:
     assert config["issuer"] == issuer
     assert config["token_endpoint"] == f"{issuer}/token"
     assert config["jwks_uri"] == f"{issuer}/jwks"
-    assert "client_credentials" in config["grant_types_supported"]
+    # Every sign-on endpoint populace serves is listed, each where it answers.
+    listed = {
+        "authorization_endpoint": "authorize",
+        "userinfo_endpoint": "userinfo",
+        "introspection_endpoint": "introspect",
+        "revocation_endpoint": "revoke",
+        "end_session_endpoint": "signoff",
+    }
+    for key, path in listed.items():
+        assert config[key] == f"{issuer}/{path}"
+        answered = await client.get(config[key].removeprefix(BASE_URL))
+        assert answered.status_code != 404, (key, answered.text)
+    assert {"authorization_code", "client_credentials", "refresh_token"} <= set(
+        config["grant_types_supported"]
+    )
+    assert "S256" in config["code_challenge_methods_supported"]
     assert {"client_secret_basic", "client_secret_post"} <= set(
         config["token_endpoint_auth_methods_supported"]
     )
