@@ -302,7 +302,7 @@ async def test_login_hint_fills_the_username_on_the_sign_on_page(client, signer)
 # --- applications ---------------------------------------------------------------------------
 
 
-async def test_application_types_and_update(admin, environment) -> None:
+async def test_application_types_and_update(client, admin, environment) -> None:
     environment_id = environment["id"]
     spa = await admin.post(
         f"/v1/environments/{environment_id}/applications",
@@ -331,6 +331,12 @@ async def test_application_types_and_update(admin, environment) -> None:
     assert replaced.json()["redirectUris"] == ["org.example.app://other"]
     assert replaced.json()["enabled"] is False
     assert (await admin.get(path)).json()["redirectUris"] == ["org.example.app://other"]
+    # A disabled application signs nobody on.
+    refused = await client.get(
+        f"/{environment_id}/as/authorize",
+        params=authorize_params(native.id, redirect_uri="org.example.app://other"),
+    )
+    assert refused.status_code == 400 and "code" not in refused.headers.get("location", "")
     changed_type = await admin.put(path, json={**native.body, "type": "WEB_APP"})
     assert_error(changed_type, 400, "INVALID_DATA", "INVALID_VALUE", target="type")
 
