@@ -13,15 +13,17 @@ import httpx
 import pytest
 import pytest_asyncio
 from cryptography.fernet import Fernet
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from populace.app import build_app, start
 from populace.bootstrap import AdminCredentials
 from populace.config import Config
+from populace.control import rules, state
 from populace.passwords.wire import CHECK
 from populace.services import Services
 from populace.storage.database import Database
-from populace.storage.schema import snapshots
+from populace.storage.migrate import upgrade
+from populace.storage.schema import snapshots, state_undo
 from tests.conftest import BASE_URL
 from tests.support import assert_error, bearer, fetch_token, unique
 from tests.test_operations import application_body
@@ -101,6 +103,15 @@ async def populate(client: httpx.AsyncClient) -> dict[str, str]:
     return {"environment": environment["id"], "user": user_id, "group": group["id"]}
 
 
+async def set_password(client: httpx.AsyncClient, user: str, value: str) -> None:
+    changed = await client.put(
+        f"{user}/password",
+        json={"value": value},
+        headers={"Content-Type": "application/vnd.pingidentity.password.set+json"},
+    )
+    assert changed.status_code == 200, changed.text
+
+
 async def observed(client: httpx.AsyncClient) -> dict[str, Any]:
     """Everything an administrator reads of the directory, as the API answers it."""
     seen: dict[str, Any] = {}
@@ -177,12 +188,7 @@ async def test_restore_brings_back_exactly_the_state_taken(emulator: Emulator) -
 
     base = f"/v1/environments/{made['environment']}"
     await populate(client)  # a second environment, made after the snapshot
-    changed = await client.put(
-        f"{base}/users/{made['user']}/password",
-        json={"value": "An0ther-Secret!"},
-        headers={"Content-Type": "application/vnd.pingidentity.password.set+json"},
-    )
-    assert changed.status_code == 200, changed.text
+    await set_password(client, f"{base}/users/{made['user']}", "An0ther-Secret!")
     gone = await client.delete(f"{base}/groups/{made['group']}")
     assert gone.status_code == 204, gone.text
 
@@ -196,6 +202,154 @@ async def test_restore_brings_back_exactly_the_state_taken(emulator: Emulator) -
     again = await client.post(f"{SNAPSHOTS}/base/restore")  # a snapshot restores many times
     assert again.status_code == 204, again.text
     assert await observed(client) == before
+
+
+def _whole_restores_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restore that replaces every row fails the test: only the changed rows may go back."""
+
+    def replace(*_: Any) -> None:
+        raise AssertionError("the whole snapshot was restored")
+
+    monkeypatch.setattr(state, "replace", replace)
+
+
+async def exported_rows(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Every table's columns and rows, in an order of their own (a row put back may come
+    out of a table in another place)."""
+    tables = (await export(client))["tables"]
+    return {
+        name: (table["columns"], sorted(table["rows"], key=repr)) for name, table in tables.items()
+    }
+
+
+async def journaled(emulator: Emulator) -> int:
+    """How many rows the undo journal holds (the rows changed since the base)."""
+    async with emulator.services.db.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(state_undo)))
+
+
+async def test_restoring_the_last_snapshot_puts_back_only_the_rows_that_changed(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows made, changed, deleted and deleted by a cascade since the snapshot all go back,
+    every column as it was, without replacing the rest of the directory."""
+    client = emulator.client
+    made, other = await populate(client), await populate(client)
+    await created(client.post(SNAPSHOTS, json={"name": "base"}))
+    document = await exported_rows(client)
+    assert await journaled(emulator) == 0
+
+    base = f"/v1/environments/{made['environment']}"
+    await populate(client)  # a third environment: every kind of row, made since
+    renamed = await client.patch(f"{base}/users/{made['user']}", json={"nickname": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    await set_password(client, f"{base}/users/{made['user']}", "An0ther-Secret!")
+    gone = await client.delete(f"{base}/groups/{made['group']}")  # and its memberships
+    assert gone.status_code == 204, gone.text
+    deleted = await client.delete(f"/v1/environments/{other['environment']}")  # a cascade
+    assert deleted.status_code == 204, deleted.text
+    assert await journaled(emulator) > 0
+
+    _whole_restores_forbidden(monkeypatch)
+    restored = await client.post(f"{SNAPSHOTS}/base/restore")
+    assert restored.status_code == 204, restored.text
+    assert await exported_rows(client) == document
+    assert await journaled(emulator) == 0
+    checked = await operate(
+        client, "POST", made["environment"], made["user"], CHECK, {"password": PASSWORD}
+    )
+    assert checked.status_code == 200, checked.text
+    again = await client.post(f"{SNAPSHOTS}/base/restore")  # the check's changes go back too
+    assert again.status_code == 204, again.text
+    assert await exported_rows(client) == document
+
+
+async def test_every_row_deleted_comes_back_column_for_column(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each directory table's triggers keep every column: the whole directory deleted row by
+    row (the bootstrap application too) is put back exactly from the journal alone."""
+    client = emulator.client
+    await populate(client)
+    await created(client.post(SNAPSHOTS, json={"name": "base"}))
+    document = await exported_rows(client)
+    async with emulator.services.db.write() as conn:
+        await conn.run_sync(state.clear)
+    _whole_restores_forbidden(monkeypatch)
+    async with emulator.services.db.write() as conn:  # no token works now: below HTTP
+        await rules.restore(conn, "base")
+    assert await exported_rows(client) == document
+
+
+async def test_the_journal_is_installed_again_after_migrations(empty_database: str) -> None:
+    """A migration may rebuild a table (SQLite drops its triggers then): after migrating to
+    the newest revision, changes are journaled again."""
+    db = Database(empty_database)
+    await upgrade(db, "0013")
+    await upgrade(db)
+    await db.dispose()
+    async for emulator in _emulator(empty_database):
+        await created(emulator.client.post(SNAPSHOTS, json={"name": "base"}))
+        await populate(emulator.client)
+        assert await journaled(emulator) > 0
+
+
+async def test_rows_that_swapped_unique_names_are_restored_whole(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Putting rows back one at a time cannot undo a swap of unique names: the whole snapshot
+    is restored instead, and the result is the same."""
+    client = emulator.client
+    replaced: list[bool] = []
+    replace = state.replace
+    monkeypatch.setattr(state, "replace", lambda *a: replaced.append(True) or replace(*a))
+    populations = f"/v1/environments/{emulator.admin.environment_id}/populations"
+    first = await created(client.post(populations, json={"name": "First"}))
+    second = await created(client.post(populations, json={"name": "Second"}))
+    await created(client.post(SNAPSHOTS, json={"name": "base"}))
+    document = await exported_rows(client)
+    for population, name in ((first, "Moving"), (second, "First"), (first, "Second")):
+        moved = await client.put(f"{populations}/{population['id']}", json={"name": name})
+        assert moved.status_code == 200, moved.text
+
+    restored = await client.post(f"{SNAPSHOTS}/base/restore")
+    assert restored.status_code == 204, restored.text
+    assert replaced == [True]
+    assert await exported_rows(client) == document
+    assert await journaled(emulator) == 0
+
+
+async def test_only_the_last_snapshot_is_journaled(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot taken later becomes the base; restoring an earlier one replaces everything
+    and makes it the base; a reset, an import or deleting the base stops the journal."""
+    client = emulator.client
+    await created(client.post(SNAPSHOTS, json={"name": "early"}))
+    early = await exported_rows(client)
+    await populate(client)
+    await created(client.post(SNAPSHOTS, json={"name": "late"}))
+    await populate(client)
+    assert await journaled(emulator) > 0
+
+    restored = await client.post(f"{SNAPSHOTS}/early/restore")  # not the base: whole
+    assert restored.status_code == 204, restored.text
+    assert await exported_rows(client) == early
+    await populate(client)
+    with monkeypatch.context() as patched:
+        _whole_restores_forbidden(patched)
+        restored = await client.post(f"{SNAPSHOTS}/early/restore")  # the base now
+        assert restored.status_code == 204, restored.text
+    assert await exported_rows(client) == early
+
+    assert (await client.delete(f"{SNAPSHOTS}/early")).status_code == 204
+    await populate(client)
+    assert await journaled(emulator) == 0
+    await created(client.post(SNAPSHOTS, json={"name": "again"}))
+    reset = await client.post("/_populace/reset")
+    assert reset.status_code == 204, reset.text
+    await populate(client)
+    assert await journaled(emulator) == 0
 
 
 async def test_snapshots_are_listed_read_and_deleted_by_name(emulator: Emulator) -> None:

@@ -16,7 +16,7 @@ from populace.config import Config
 from populace.control import state, store
 from populace.errors import constraint_violation, found, invalid_data, invalid_request, not_found
 from populace.organizations import store as organization_store
-from populace.storage import settings
+from populace.storage import journal, settings
 from populace.storage.database import Connection, Database, unique_or
 from populace.storage.schema import licenses, organizations
 from populace.wire import new_id, now_ms
@@ -43,6 +43,7 @@ async def reset(conn: Connection, config: Config, box: SecretBox) -> None:
             "credentials back: run `populace admin recover` first."
         )
     await state.hold(conn, exclusive=True)
+    await journal.rebase(conn, None)
     await conn.run_sync(lambda sync: state.clear(sync, keep=(organizations, licenses)))
     await bootstrap.install_admin(conn, box, organization_id, environment_id, client_id, secret)
 
@@ -76,7 +77,9 @@ async def take(conn: Connection, name: str) -> Any:
         "created_at": now_ms(),
     }
     with unique_or("name", _taken):
-        return await store.insert_snapshot(conn, values, content)
+        snapshot = await store.insert_snapshot(conn, values, content)
+    await journal.rebase(conn, snapshot.id)  # the directory is this snapshot, as of now
+    return snapshot
 
 
 async def read(conn: Connection, name: str) -> Any:
@@ -92,12 +95,20 @@ async def restore(conn: Connection, name: str) -> None:
             f"The snapshot was taken at schema revision {snapshot.revision}; the database is "
             f"at {current}. Take it again."
         )
-    content = found(await store.content(conn, snapshot.id))  # deleted meanwhile: 404
     await state.hold(conn, exclusive=True)
+    # The last snapshot taken or restored: only the rows changed since go back.
+    if await journal.base(conn) == snapshot.id and await journal.rewind(conn):
+        return
+    content = found(await store.content(conn, snapshot.id))  # deleted meanwhile: 404
+    await journal.rebase(conn, None)  # replacing every row is not journaled
     await conn.run_sync(lambda sync: state.replace(sync, content))
+    await journal.rebase(conn, snapshot.id)
 
 
 async def delete(conn: Connection, name: str) -> None:
+    snapshot = found(await store.get(conn, name))
+    if await journal.base(conn) == snapshot.id:
+        await journal.rebase(conn, None)  # a journal nothing can restore any more
     if not await store.remove(conn, name):
         raise not_found()
 
@@ -138,6 +149,7 @@ async def import_state(
     await _same_organization(conn, tables[ORGANIZATIONS])
     _secrets_open(box, tables[APPLICATIONS])
     await state.hold(conn, exclusive=True)
+    await journal.rebase(conn, None)
     await _fill_secrets(conn, box, tables.get(APPLICATIONS))
     try:
         await conn.run_sync(lambda sync: state.write_tables(sync, tables))

@@ -2,7 +2,7 @@
 replace. This module reads and writes every directory table, but only as rows: it knows no
 table's meaning (each keeps its one owner for that). Deployment infrastructure stays as it is:
 the settings (secret key, bootstrap application), signing keys (tokens stay verifiable), rate
-windows and the snapshots themselves."""
+windows, the snapshots themselves and their undo journal (``schema.INFRASTRUCTURE``)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,8 @@ from sqlalchemy import Boolean, Integer, String, Table, delete, insert, select, 
 from sqlalchemy.engine import Connection as SyncConnection
 
 from populace.storage.database import Connection, InlineConnection, ThreadedConnection
-from populace.storage.schema import metadata
+from populace.storage.schema import DIRECTORY, metadata
 
-INFRASTRUCTURE = {
-    "settings",
-    "signing_keys",
-    "rate_windows",
-    "snapshots",
-    "snapshot_contents",
-    "fault_rules",
-}
-# Parents before children: inserted in this order, cleared in the reverse one. A new table
-# belongs to the state unless it is named above, so no new data is left out of snapshots.
-DIRECTORY: list[Table] = [t for t in metadata.sorted_tables if t.name not in INFRASTRUCTURE]
 _BATCH = 5000  # rows an insert sends at once
 
 

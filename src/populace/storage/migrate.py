@@ -9,8 +9,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import Connection as SyncConnection
 
+from populace.storage import journal
 from populace.storage.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,4 +49,17 @@ async def deployment_lock(db: Database) -> AsyncIterator[None]:
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision``, the newest by default (a no-op when it is there)."""
     async with db.schema_change() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        await conn.run_sync(lambda sync: _upgrade(sync, revision))
+
+
+def _upgrade(sync: SyncConnection, revision: str) -> None:
+    """Migrate without the undo journal's triggers (SQLite's name every column of the tables
+    a migration may change), and install them again at the newest revision."""
+    config = alembic_config(sync)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    target = head if revision == "head" else revision
+    if MigrationContext.configure(sync).get_current_revision() != target:
+        journal.uninstall(sync)
+        command.upgrade(config, revision)
+    if target == head:
+        journal.install(sync)

@@ -542,3 +542,31 @@ fault_rules = Table(
     Column("created_at", BigInteger, nullable=False),
     Index(None, "created_at", "id"),
 )
+
+# What the directory looked like before each row changed since the last snapshot taken or
+# restored (the "base", named in ``settings``): written by triggers on every directory table
+# (``storage/journal.py``), so restoring that snapshot puts back only the rows that changed.
+# ``row_key`` is the row's primary key, ``old_row`` its columns before the first change (null:
+# the row did not exist), both as JSON text.
+state_undo = Table(
+    "state_undo",
+    metadata,
+    Column("table_name", String(64), primary_key=True),
+    Column("row_key", Text, primary_key=True),
+    Column("old_row", Text),
+)
+
+# Deployment infrastructure: not the directory, so neither in snapshots nor journaled.
+INFRASTRUCTURE = {
+    "settings",
+    "signing_keys",
+    "rate_windows",
+    "snapshots",
+    "snapshot_contents",
+    "fault_rules",
+    "state_undo",
+}
+# The directory's tables, parents before children: inserted in this order, cleared in the
+# reverse one. A new table belongs to the directory unless it is named above, so no new data
+# is left out of snapshots.
+DIRECTORY: list[Table] = [t for t in metadata.sorted_tables if t.name not in INFRASTRUCTURE]

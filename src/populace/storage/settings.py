@@ -3,7 +3,7 @@ that every process must share, so none lives only in one process's memory."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from populace.storage.database import Connection
 from populace.storage.schema import settings
@@ -44,3 +44,19 @@ async def clock_offset_ms(conn: Connection) -> int:
 
 async def set_clock_offset_ms(conn: Connection, offset_ms: int) -> None:
     await put(conn, _CLOCK_OFFSET, str(offset_ms))
+
+
+# The snapshot the undo journal counts from (``storage/journal.py``): the database's triggers
+# read this key, and journal nothing while it is absent.
+STATE_BASE = "state_base"
+
+
+async def state_base(conn: Connection) -> str | None:
+    return await get(conn, STATE_BASE)
+
+
+async def set_state_base(conn: Connection, snapshot_id: str | None) -> None:
+    if snapshot_id is None:
+        await conn.execute(delete(settings).where(settings.c.key == STATE_BASE))
+    else:
+        await put(conn, STATE_BASE, snapshot_id)
